@@ -1,0 +1,145 @@
+// brokerkey init: a new broker in a directory of its own.
+#include <boost/json.hpp>
+#include <iostream>
+
+#include "commands.h"
+#include "core/consumer_pin.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/pkcs11_backend.h"
+
+namespace brokerkey {
+
+namespace {
+
+constexpr auto kPrivateFile = fs::perms::owner_read | fs::perms::owner_write;
+
+// Removes what init created if it does not finish, so a failed init leaves nothing behind.
+class Rollback {
+ public:
+  explicit Rollback(fs::path dir, bool dir_created) : dir_(std::move(dir)), dir_created_(dir_created) {}
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+  ~Rollback() {
+    if (committed_) return;
+    std::error_code ignored;
+    if (dir_created_) {
+      fs::remove_all(dir_, ignored);
+    } else {
+      for (const auto& entry : fs::directory_iterator(dir_, ignored)) fs::remove_all(entry.path(), ignored);
+    }
+  }
+  void commit() { committed_ = true; }
+
+ private:
+  fs::path dir_;
+  bool dir_created_;
+  bool committed_ = false;
+};
+
+// The embedded default: a SoftHSMv2 token stored inside the broker's directory.
+BackendConfig embedded_softhsm(const fs::path& dir, const std::string& token_label) {
+  fs::path module = BROKERKEY_SOFTHSM_MODULE;
+  if (!fs::exists(module)) {
+    throw config_bad("SoftHSMv2 is not installed (" + module.string() +
+                     " missing): apt-get install softhsm2, or name your HSM with --backend-module");
+  }
+  make_private_directory(dir / "tokens");
+  write_new_file(dir / "softhsm2.conf",
+                 "# SoftHSMv2 store of this broker; written by brokerkey init.\n"
+                 "directories.tokendir = " + (dir / "tokens").string() + "\n"
+                 "objectstore.backend = file\n"
+                 "log.level = ERROR\n"
+                 "slots.removable = false\n",
+                 kPrivateFile);
+  Secret so_pin = generate_pin();
+  Secret user_pin = generate_pin();
+  BackendConfig backend{module, token_label + "-store", dir / "backend.pin",
+                        {{"SOFTHSM2_CONF", (dir / "softhsm2.conf").string()}}};
+  write_new_file(dir / "backend-so.pin", so_pin.view() + "\n", kPrivateFile);
+  write_new_file(backend.pin_file, user_pin.view() + "\n", kPrivateFile);
+  provision_backend_token(backend, so_pin.view(), user_pin.view());
+  return backend;
+}
+
+int run_init(const cli::Args& args) {
+  auto dir_arg = args.value("dir");
+  if (!dir_arg) throw cli::UsageError("--dir DIR is required");
+  fs::path dir = fs::absolute(*dir_arg).lexically_normal();
+  bool external = args.value("backend-module").has_value();
+  if (external != args.value("backend-token").has_value() ||
+      external != args.value("backend-pin-file").has_value()) {
+    throw cli::UsageError("--backend-module, --backend-token and --backend-pin-file go together");
+  }
+
+  Config config;
+  config.file = dir / "brokerkey.conf";
+  config.token_label = args.value_or("token-label", "brokerkey");
+  check_token_label(config.token_label);
+  config.naming = {args.value_or("service", ""), args.value_or("purpose", ""), args.value_or("env", "")};
+  if (!config.naming.service.empty() && !config.naming.purpose.empty() && !config.naming.env.empty()) {
+    make_key_label(config.naming);  // refuse a bad default now, not at the first mint
+  }
+  config.ledger = dir / "ledger.jsonl";
+  config.signing_log = dir / "signing-log.jsonl";
+
+  bool dir_created = !fs::exists(dir);
+  if (dir_created) {
+    if (dir.has_parent_path()) fs::create_directories(dir.parent_path());
+    make_private_directory(dir);
+  } else if (!fs::is_directory(dir)) {
+    throw already_exists(dir.string() + " exists and is not a directory");
+  } else if (fs::exists(config.file) || fs::exists(config.ledger)) {
+    throw already_exists(dir.string() + " already holds a broker; refusing to overwrite it");
+  } else if (!fs::is_empty(dir)) {
+    throw already_exists(dir.string() + " is not empty; give a new or empty directory");
+  }
+  Rollback rollback(dir, dir_created);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+
+  if (external) {
+    config.backend = {*args.value("backend-module"), *args.value("backend-token"),
+                      fs::absolute(*args.value("backend-pin-file")), {}};
+    Pkcs11Backend probe(config.backend);  // proves module, token and PIN before anything commits
+  } else {
+    config.backend = embedded_softhsm(dir, config.token_label);
+  }
+  write_new_file(config.file, serialize_config(config), kPrivateFile);
+  Ledger(config.ledger).append("init", {{"token_label", config.token_label},
+                                        {"backend_module", config.backend.module.string()},
+                                        {"backend_token", config.backend.token_label}});
+  rollback.commit();
+
+  std::cout << "Initialised broker in " << dir.string() << " (token '" << config.token_label
+            << "', backend " << config.backend.module.filename().string() << ").\n"
+            << "Use it with:\n  export BROKERKEY_CONF=" << config.file.string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+const Command kInitCommand{
+    "init",
+    "create a new broker: backend token, configuration, PIN file, ledger",
+    "--dir DIR [--token-label L] [--service S --purpose P --env E]\n"
+    "               [--backend-module PATH --backend-token LABEL --backend-pin-file FILE]\n\n"
+    "Creates a broker in DIR (new or empty; mode 0700): by default a SoftHSMv2 token stored\n"
+    "in DIR/tokens with random SO and user PINs in DIR/backend-so.pin and DIR/backend.pin\n"
+    "(mode 0600), the configuration DIR/brokerkey.conf and the ledger DIR/ledger.jsonl with\n"
+    "its init record. Prints the 'export BROKERKEY_CONF=...' line to use it.\n\n"
+    "  --token-label L     label of the broker's PKCS#11 token (default brokerkey, at most 24)\n"
+    "  --service S, --purpose P, --env E\n"
+    "                      naming defaults for key labels <S>-<P>-ed25519-<E>\n"
+    "  --backend-module, --backend-token, --backend-pin-file\n"
+    "                      use an existing token of an HSM's PKCS#11 module instead of SoftHSM\n\n"
+    "Refuses a DIR that already holds a broker or anything else. If any step fails, what\n"
+    "init created is removed again.\n",
+    {{"dir", "token-label", "service", "purpose", "env", "backend-module", "backend-token",
+      "backend-pin-file"},
+     {},
+     0,
+     0},
+    run_init,
+};
+
+}  // namespace brokerkey

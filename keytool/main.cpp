@@ -1,0 +1,68 @@
+// brokerkey: the keytool. Every failure is one line on stderr and a non-zero exit:
+// 1 when the work failed, 2 when the command line was wrong.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "core/error.h"
+
+namespace {
+
+using brokerkey::Command;
+
+const Command* const kCommands[] = {
+    &brokerkey::kInitCommand,        &brokerkey::kMintCommand,     &brokerkey::kStatusCommand,
+    &brokerkey::kPubkeyCommand,      &brokerkey::kFingerprintCommand,
+    &brokerkey::kConsumerCommand,    &brokerkey::kAuditCommand,
+};
+
+void print_overview() {
+  std::cout << "usage: brokerkey COMMAND [OPTIONS]\n\n"
+               "Keeps one broker-wide Ed25519 signing key inside a key store and serves it\n"
+               "through PKCS#11 (libbrokerkey-pkcs11.so).\n\ncommands:\n";
+  for (const Command* command : kCommands) {
+    std::printf("  %-12s %s\n", std::string(command->name).c_str(),
+                std::string(command->summary).c_str());
+  }
+  std::cout << "\n'brokerkey COMMAND --help' describes one command. The configuration is found\n"
+               "through $BROKERKEY_CONF, ~/.config/brokerkey/brokerkey.conf or\n"
+               "/etc/brokerkey/brokerkey.conf.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+    print_overview();
+    return words.empty() ? 2 : 0;
+  }
+  const Command* command = nullptr;
+  for (const Command* candidate : kCommands) {
+    if (candidate->name == words[0]) command = candidate;
+  }
+  if (!command) {
+    std::cerr << "brokerkey: unknown command '" << words[0] << "' (see brokerkey --help)\n";
+    return 2;
+  }
+  words.erase(words.begin());
+  for (const auto& word : words) {
+    if (word == "--") break;
+    if (word == "--help" || word == "-h") {
+      std::cout << "usage: brokerkey " << command->name << " " << command->usage;
+      return 0;
+    }
+  }
+  try {
+    return command->run(brokerkey::cli::parse(words, command->spec));
+  } catch (const brokerkey::cli::UsageError& e) {
+    std::cerr << "brokerkey " << command->name << ": " << e.what() << " (see brokerkey "
+              << command->name << " --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "brokerkey " << command->name << ": " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,513 @@
+#include "bridge.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/consumer_pin.h"
+#include "core/error.h"
+#include "core/pkcs11_backend.h"
+#include "log.h"
+#include "module_state.h"
+
+namespace brokerkey::bridge {
+
+namespace {
+
+constexpr std::size_t kSignatureSize = 64;
+constexpr std::size_t kMaxMessageSize = 64 * 1024 * 1024;  // multi-part data is held in memory
+constexpr CK_SLOT_ID kSlotCount = 2;
+
+std::mutex g_initialize_mutex;
+
+SlotRole slot_role(CK_SLOT_ID slot) {
+  if (slot >= kSlotCount) throw Error(CKR_SLOT_ID_INVALID, "no slot " + std::to_string(slot));
+  return static_cast<SlotRole>(slot);
+}
+
+template <std::size_t N>
+void pad(unsigned char (&field)[N], std::string_view text) {
+  std::memset(field, ' ', N);
+  std::memcpy(field, text.data(), std::min(N, text.size()));
+}
+
+std::string token_label(const Config& config, SlotRole role) {
+  return role == SlotRole::current ? config.token_label : config.token_label + "-overlap";
+}
+
+// CKM_EDDSA, pure Ed25519: no parameter, or CK_EDDSA_PARAMS asking for neither prehash nor
+// context.
+void check_eddsa(const CK_MECHANISM* mechanism) {
+  if (!mechanism) throw arguments_bad("no mechanism");
+  if (mechanism->mechanism != CKM_EDDSA) {
+    throw Error(CKR_MECHANISM_INVALID, "only CKM_EDDSA is supported");
+  }
+  if (mechanism->pParameter == nullptr && mechanism->ulParameterLen == 0) return;
+  if (mechanism->pParameter == nullptr || mechanism->ulParameterLen != sizeof(CK_EDDSA_PARAMS)) {
+    throw Error(CKR_MECHANISM_PARAM_INVALID, "CKM_EDDSA parameter has the wrong size");
+  }
+  const auto* params = static_cast<const CK_EDDSA_PARAMS*>(mechanism->pParameter);
+  if (params->phFlag != CK_FALSE || params->ulContextDataLen != 0) {
+    throw Error(CKR_MECHANISM_PARAM_INVALID, "only pure Ed25519 (no prehash, no context) is offered");
+  }
+}
+
+// The key object a sign or verify init names, checked against the session's slot and class.
+std::shared_ptr<const Object> key_for(ModuleState& state, const Session& session,
+                                      CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS wanted) {
+  auto object = state.view()->object(handle);
+  bool logged_in = state.sessions().consumer(session.slot).has_value();
+  if (!object || object->slot() != session.slot) {
+    throw Error(CKR_KEY_HANDLE_INVALID, "no key " + std::to_string(handle) + " in this slot");
+  }
+  if (object->is_private() && !logged_in) {
+    throw Error(CKR_USER_NOT_LOGGED_IN, "the private key needs C_Login");
+  }
+  if (object->object_class() != wanted) {
+    throw Error(CKR_KEY_FUNCTION_NOT_PERMITTED, "that key cannot do this operation");
+  }
+  return object;
+}
+
+void append_data(Bytes& buffer, ByteView part) {
+  if (buffer.size() + part.size() > kMaxMessageSize) {
+    throw Error(CKR_DATA_LEN_RANGE, "message longer than 64 MiB");
+  }
+  buffer.insert(buffer.end(), part.begin(), part.end());
+}
+
+// Signs with the key the operation was initialised with, records the signature in the
+// signing log, and only then hands it out: an unrecorded signature is never returned.
+Signature sign_and_record(ModuleState& state, const Session& session, const SignOperation& op,
+                          ByteView data) {
+  auto consumer = state.sessions().consumer(session.slot);
+  if (!consumer) throw Error(CKR_USER_NOT_LOGGED_IN, "logged out before the signature was made");
+  boost::json::object entry{{"consumer", *consumer},
+                            {"fingerprint", op.key.fingerprint.hex()},
+                            {"label", op.key.label},
+                            {"role", role_name(session.slot)},
+                            {"message_sha256", hex_encode(sha256(data))}};
+  Signature signature{};
+  try {
+    signature = state.backend().sign(op.key.fingerprint, data);
+  } catch (const Error& e) {
+    if (const ChainedLog* log = state.signing_log()) {
+      entry["result"] = rv_name(e.rv());
+      try {
+        log->append("sign", entry, now());
+      } catch (const Error& log_error_) {
+        log_error(std::string("signing log: ") + log_error_.what());
+      }
+    }
+    throw;
+  }
+  if (const ChainedLog* log = state.signing_log()) {
+    entry["result"] = "ok";
+    log->append("sign", entry, now());
+  }
+  return signature;
+}
+
+CK_RV finish_verify(VerifyOperation op, ByteView signature) {
+  if (signature.size() != kSignatureSize) return CKR_SIGNATURE_LEN_RANGE;
+  return ed25519_verify(op.key, op.data, signature) ? CKR_OK : CKR_SIGNATURE_INVALID;
+}
+
+}  // namespace
+
+ByteView input(const CK_BYTE* data, CK_ULONG length) {
+  if (!data && length > 0) throw arguments_bad("NULL data with a non-zero length");
+  return {data, static_cast<std::size_t>(length)};
+}
+
+std::span<CK_ATTRIBUTE> attribute_template(CK_ATTRIBUTE_PTR data, CK_ULONG count) {
+  if (!data && count > 0) throw arguments_bad("NULL template with a non-zero count");
+  return {data, static_cast<std::size_t>(count)};
+}
+
+Output::Output(CK_BYTE_PTR data, CK_ULONG_PTR length) : data_(data), length_(length) {}
+
+std::optional<CK_RV> Output::check(std::size_t size) {
+  if (!length_) throw arguments_bad("NULL length pointer");
+  if (!data_) {
+    *length_ = size;
+    return CKR_OK;
+  }
+  if (*length_ < size) {
+    *length_ = size;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  return std::nullopt;
+}
+
+void Output::deliver(ByteView value) {
+  std::memcpy(data_, value.data(), value.size());
+  *length_ = value.size();
+}
+
+CK_RV initialize(CK_VOID_PTR init_args) {
+  if (init_args) {
+    const auto* args = static_cast<const CK_C_INITIALIZE_ARGS*>(init_args);
+    if (args->pReserved) throw arguments_bad("C_Initialize: pReserved must be NULL");
+    int given = (args->CreateMutex != nullptr) + (args->DestroyMutex != nullptr) +
+                (args->LockMutex != nullptr) + (args->UnlockMutex != nullptr);
+    if (given != 0 && given != 4) throw arguments_bad("C_Initialize: give all mutex functions or none");
+    if (given == 4 && !(args->flags & CKF_OS_LOCKING_OK)) {
+      throw Error(CKR_CANT_LOCK, "brokerkey uses OS locking only (set CKF_OS_LOCKING_OK)");
+    }
+  }
+  std::lock_guard lock(g_initialize_mutex);
+  if (state_installed()) return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+  Config config = load_config(locate_config());
+  auto backend = std::make_unique<Pkcs11Backend>(config.backend);
+  install_state(std::make_shared<ModuleState>(std::move(config), std::move(backend)));
+  return CKR_OK;
+}
+
+CK_RV finalize(CK_VOID_PTR reserved) {
+  if (reserved) throw arguments_bad("C_Finalize: pReserved must be NULL");
+  std::lock_guard lock(g_initialize_mutex);
+  if (!take_state()) throw Error(CKR_CRYPTOKI_NOT_INITIALIZED, "C_Finalize before C_Initialize");
+  return CKR_OK;
+}
+
+CK_RV get_info(CK_INFO_PTR info) {
+  current_state();
+  if (!info) throw arguments_bad("NULL CK_INFO");
+  *info = {};
+  info->cryptokiVersion = {CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR};
+  pad(info->manufacturerID, "brokerkey");
+  pad(info->libraryDescription, "brokerkey broker-wide Ed25519 key");
+  info->libraryVersion = {0, 1};
+  return CKR_OK;
+}
+
+CK_RV get_slot_list(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count) {
+  auto state = current_state();
+  if (!count) throw arguments_bad("NULL count");
+  auto view = state->view();
+  std::vector<CK_SLOT_ID> slots;
+  for (CK_SLOT_ID slot = 0; slot < kSlotCount; ++slot) {
+    if (!token_present || view->slot(static_cast<SlotRole>(slot)).key) slots.push_back(slot);
+  }
+  if (!list) {
+    *count = slots.size();
+    return CKR_OK;
+  }
+  if (*count < slots.size()) {
+    *count = slots.size();
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  std::copy(slots.begin(), slots.end(), list);
+  *count = slots.size();
+  return CKR_OK;
+}
+
+CK_RV get_slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info) {
+  auto state = current_state();
+  SlotRole role = slot_role(slot);
+  if (!info) throw arguments_bad("NULL CK_SLOT_INFO");
+  *info = {};
+  pad(info->slotDescription, "brokerkey " + std::string(role_name(role)) + " key");
+  pad(info->manufacturerID, "brokerkey");
+  info->flags = CKF_REMOVABLE_DEVICE;
+  if (state->view()->slot(role).key) info->flags |= CKF_TOKEN_PRESENT;
+  info->hardwareVersion = {0, 1};
+  info->firmwareVersion = {0, 1};
+  return CKR_OK;
+}
+
+CK_RV get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
+  auto state = current_state();
+  SlotRole role = slot_role(slot);
+  if (!info) throw arguments_bad("NULL CK_TOKEN_INFO");
+  const auto& key = state->view()->slot(role).key;
+  if (!key) throw Error(CKR_TOKEN_NOT_PRESENT, "no " + std::string(role_name(role)) + " key");
+  *info = {};
+  pad(info->label, token_label(state->config(), role));
+  pad(info->manufacturerID, "brokerkey");
+  pad(info->model, "ed25519 broker");
+  pad(info->serialNumber, key->fingerprint.hex().substr(0, 16));
+  // Not CKF_WRITE_PROTECTED: the spec would then require refusing read-write sessions, and
+  // OpenSSH opens only those. Every write is refused call by call instead (refusals.cpp).
+  info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+  if (role == SlotRole::current) info->flags |= CKF_LOGIN_REQUIRED;
+  info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+  info->ulSessionCount = state->sessions().count(role, false);
+  info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+  info->ulRwSessionCount = state->sessions().count(role, true);
+  info->ulMaxPinLen = 256;
+  info->ulMinPinLen = 1;
+  info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+  info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+  info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+  info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+  info->hardwareVersion = {0, 1};
+  info->firmwareVersion = {0, 1};
+  std::memset(info->utcTime, ' ', sizeof info->utcTime);
+  return CKR_OK;
+}
+
+CK_RV get_mechanism_list(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count) {
+  auto state = current_state();
+  SlotRole role = slot_role(slot);
+  if (!count) throw arguments_bad("NULL count");
+  if (!state->view()->slot(role).key) throw Error(CKR_TOKEN_NOT_PRESENT, "no token in that slot");
+  if (!list) {
+    *count = 1;
+    return CKR_OK;
+  }
+  if (*count < 1) {
+    *count = 1;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  list[0] = CKM_EDDSA;
+  *count = 1;
+  return CKR_OK;
+}
+
+CK_RV get_mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info) {
+  auto state = current_state();
+  SlotRole role = slot_role(slot);
+  if (!info) throw arguments_bad("NULL CK_MECHANISM_INFO");
+  if (!state->view()->slot(role).key) throw Error(CKR_TOKEN_NOT_PRESENT, "no token in that slot");
+  if (type != CKM_EDDSA) throw Error(CKR_MECHANISM_INVALID, "only CKM_EDDSA is offered");
+  info->ulMinKeySize = 255;
+  info->ulMaxKeySize = 255;
+  info->flags = CKF_VERIFY | (role == SlotRole::current ? CKF_SIGN : 0);
+  return CKR_OK;
+}
+
+CK_RV open_session(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR session) {
+  auto state = current_state();
+  SlotRole role = slot_role(slot);
+  if (!session) throw arguments_bad("NULL session pointer");
+  if (!(flags & CKF_SERIAL_SESSION)) {
+    throw Error(CKR_SESSION_PARALLEL_NOT_SUPPORTED, "CKF_SERIAL_SESSION must be set");
+  }
+  if (!state->view()->slot(role).key) throw Error(CKR_TOKEN_NOT_PRESENT, "no token in that slot");
+  *session = state->sessions().open(role, flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION))->handle;
+  return CKR_OK;
+}
+
+CK_RV close_session(CK_SESSION_HANDLE session) {
+  current_state()->sessions().close(session);
+  return CKR_OK;
+}
+
+CK_RV close_all_sessions(CK_SLOT_ID slot) {
+  auto state = current_state();
+  state->sessions().close_all(slot_role(slot));
+  return CKR_OK;
+}
+
+CK_RV get_session_info(CK_SESSION_HANDLE handle, CK_SESSION_INFO_PTR info) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  if (!info) throw arguments_bad("NULL CK_SESSION_INFO");
+  bool rw = session->flags & CKF_RW_SESSION;
+  bool user = state->sessions().consumer(session->slot).has_value();
+  *info = {};
+  info->slotID = static_cast<CK_SLOT_ID>(session->slot);
+  info->state = user ? (rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS)
+                     : (rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION);
+  info->flags = session->flags;
+  return CKR_OK;
+}
+
+CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  if (user_type == CKU_SO) throw action_prohibited("brokerkey has no security officer");
+  if (user_type == CKU_CONTEXT_SPECIFIC) {
+    throw Error(CKR_OPERATION_NOT_INITIALIZED, "no operation needs context-specific login");
+  }
+  if (user_type != CKU_USER) throw Error(CKR_USER_TYPE_INVALID, "unknown user type");
+  if (state->sessions().consumer(session->slot)) {
+    throw Error(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
+  }
+  if (pin.empty()) throw Error(CKR_PIN_INCORRECT, "empty PIN");
+  // A consumer PIN is "<consumer>:<secret>" (consumer add prints it). The config is read anew,
+  // so a consumer added or removed since C_Initialize counts at once.
+  std::string_view text(reinterpret_cast<const char*>(pin.data()), pin.size());
+  std::size_t colon = text.find(':');
+  Config config = load_config(state->config().file);
+  const ConsumerEntry* consumer =
+      colon == std::string_view::npos ? nullptr : config.find_consumer(text.substr(0, colon));
+  if (!consumer || !pin_matches(*consumer, text)) {
+    throw Error(CKR_PIN_INCORRECT, "consumer PIN rejected");
+  }
+  state->sessions().set_consumer(session->slot, consumer->name);
+  return CKR_OK;
+}
+
+CK_RV logout(CK_SESSION_HANDLE handle) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  if (!state->sessions().consumer(session->slot)) throw Error(CKR_USER_NOT_LOGGED_IN, "not logged in");
+  state->sessions().set_consumer(session->slot, std::nullopt);
+  return CKR_OK;
+}
+
+CK_RV get_attribute_value(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object_handle,
+                          std::span<CK_ATTRIBUTE> template_) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  auto object = state->view()->object(object_handle);
+  if (!object || (object->is_private() && !state->sessions().consumer(object->slot()))) {
+    throw Error(CKR_OBJECT_HANDLE_INVALID, "no object " + std::to_string(object_handle));
+  }
+  return object->get_attribute_values(template_);
+}
+
+CK_RV find_objects_init(CK_SESSION_HANDLE handle, std::span<CK_ATTRIBUTE> template_) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (session->find) throw Error(CKR_OPERATION_ACTIVE, "a search is already active");
+  bool logged_in = state->sessions().consumer(session->slot).has_value();
+  FindOperation find;
+  for (const auto& object : state->view()->slot(session->slot).objects) {
+    if ((!object->is_private() || logged_in) && object->matches(template_)) {
+      find.results.push_back(object->handle());
+    }
+  }
+  session->find = std::move(find);
+  return CKR_OK;
+}
+
+CK_RV find_objects(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE_PTR objects, CK_ULONG max,
+                   CK_ULONG_PTR count) {
+  auto session = current_state()->sessions().get(handle);
+  if (!count || (!objects && max > 0)) throw arguments_bad("NULL output");
+  std::lock_guard lock(session->mutex);
+  if (!session->find) throw Error(CKR_OPERATION_NOT_INITIALIZED, "no search is active");
+  FindOperation& find = *session->find;
+  std::size_t n = std::min<std::size_t>(max, find.results.size() - find.next);
+  std::copy_n(find.results.begin() + static_cast<std::ptrdiff_t>(find.next), n, objects);
+  find.next += n;
+  *count = n;
+  return CKR_OK;
+}
+
+CK_RV find_objects_final(CK_SESSION_HANDLE handle) {
+  auto session = current_state()->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (!session->find) throw Error(CKR_OPERATION_NOT_INITIALIZED, "no search is active");
+  session->find.reset();
+  return CKR_OK;
+}
+
+CK_RV sign_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (session->sign) throw Error(CKR_OPERATION_ACTIVE, "a signature is already in progress");
+  check_eddsa(mechanism);
+  auto object = key_for(*state, *session, key, CKO_PRIVATE_KEY);
+  session->sign = SignOperation{object->key(), {}, false};
+  return CKR_OK;
+}
+
+CK_RV sign(CK_SESSION_HANDLE handle, ByteView data, Output signature) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_SignInit first");
+  // From here every outcome but a size query or CKR_BUFFER_TOO_SMALL ends the operation.
+  SignOperation op = std::move(*session->sign);
+  session->sign.reset();
+  if (op.multi_part) throw Error(CKR_OPERATION_ACTIVE, "C_Sign after C_SignUpdate");
+  if (auto early = signature.check(kSignatureSize)) {
+    session->sign = std::move(op);
+    return *early;
+  }
+  signature.deliver(sign_and_record(*state, *session, op, data));
+  return CKR_OK;
+}
+
+CK_RV sign_update(CK_SESSION_HANDLE handle, ByteView part) {
+  auto session = current_state()->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_SignInit first");
+  try {
+    session->sign->multi_part = true;
+    append_data(session->sign->data, part);
+  } catch (...) {
+    session->sign.reset();
+    throw;
+  }
+  return CKR_OK;
+}
+
+CK_RV sign_final(CK_SESSION_HANDLE handle, Output signature) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_SignInit first");
+  SignOperation op = std::move(*session->sign);
+  session->sign.reset();
+  if (auto early = signature.check(kSignatureSize)) {
+    session->sign = std::move(op);
+    return *early;
+  }
+  signature.deliver(sign_and_record(*state, *session, op, op.data));
+  return CKR_OK;
+}
+
+CK_RV verify_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (session->verify) throw Error(CKR_OPERATION_ACTIVE, "a verification is already in progress");
+  check_eddsa(mechanism);
+  auto object = key_for(*state, *session, key, CKO_PUBLIC_KEY);
+  session->verify = VerifyOperation{object->key().public_key, {}, false};
+  return CKR_OK;
+}
+
+CK_RV verify(CK_SESSION_HANDLE handle, ByteView data, ByteView signature) {
+  auto session = current_state()->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
+  VerifyOperation op = std::move(*session->verify);
+  session->verify.reset();
+  if (op.multi_part) throw Error(CKR_OPERATION_ACTIVE, "C_Verify after C_VerifyUpdate");
+  op.data.assign(data.begin(), data.end());
+  return finish_verify(std::move(op), signature);
+}
+
+CK_RV verify_update(CK_SESSION_HANDLE handle, ByteView part) {
+  auto session = current_state()->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
+  try {
+    session->verify->multi_part = true;
+    append_data(session->verify->data, part);
+  } catch (...) {
+    session->verify.reset();
+    throw;
+  }
+  return CKR_OK;
+}
+
+CK_RV verify_final(CK_SESSION_HANDLE handle, ByteView signature) {
+  auto session = current_state()->sessions().get(handle);
+  std::lock_guard lock(session->mutex);
+  if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
+  VerifyOperation op = std::move(*session->verify);
+  session->verify.reset();
+  return finish_verify(std::move(op), signature);
+}
+
+CK_RV generate_random(CK_SESSION_HANDLE handle, CK_BYTE_PTR data, CK_ULONG length) {
+  current_state()->sessions().get(handle);
+  if (!data && length > 0) throw arguments_bad("NULL output");
+  if (length > 0 && RAND_bytes(data, static_cast<int>(length)) != 1) {
+    throw crypto_failed("RAND_bytes failed");
+  }
+  return CKR_OK;
+}
+
+}  // namespace brokerkey::bridge

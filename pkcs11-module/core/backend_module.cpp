@@ -1,0 +1,164 @@
+#include "core/backend_module.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <optional>
+#include <vector>
+
+#include "core/error.h"
+
+namespace brokerkey {
+
+namespace {
+
+class EnvOverride {
+ public:
+  explicit EnvOverride(const std::map<std::string, std::string>& env) {
+    for (const auto& [name, value] : env) {
+      const char* old = std::getenv(name.c_str());
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  EnvOverride(const EnvOverride&) = delete;
+  EnvOverride& operator=(const EnvOverride&) = delete;
+  ~EnvOverride() {
+    for (const auto& [name, old] : saved_) {
+      if (old) {
+        ::setenv(name.c_str(), old->c_str(), 1);
+      } else {
+        ::unsetenv(name.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// The shared object this code was linked into (the module, or the keytool).
+const void* own_object_base() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<const void*>(&own_object_base), &info) == 0) return nullptr;
+  return info.dli_fbase;
+}
+
+std::vector<CK_SLOT_ID> slots(CK_FUNCTION_LIST* fn) {
+  CK_ULONG count = 0;
+  check_backend(fn->C_GetSlotList(CK_FALSE, nullptr, &count), "C_GetSlotList");
+  std::vector<CK_SLOT_ID> ids(count);
+  check_backend(fn->C_GetSlotList(CK_FALSE, ids.data(), &count), "C_GetSlotList");
+  ids.resize(count);
+  return ids;
+}
+
+}  // namespace
+
+void check_backend(CK_RV rv, const char* call) {
+  if (rv != CKR_OK) throw backend_failed(std::string("backend ") + call + " failed", rv);
+}
+
+std::optional<std::vector<unsigned char>> read_attribute(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
+                                                         CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {
+  CK_ATTRIBUTE query{type, nullptr, 0};
+  if (fn->C_GetAttributeValue(session, object, &query, 1) != CKR_OK ||
+      query.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
+    return std::nullopt;
+  }
+  std::vector<unsigned char> value(query.ulValueLen);
+  query.pValue = value.data();
+  check_backend(fn->C_GetAttributeValue(session, object, &query, 1), "C_GetAttributeValue");
+  value.resize(query.ulValueLen);
+  return value;
+}
+
+std::vector<CK_OBJECT_HANDLE> find_objects(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
+                                           std::vector<CK_ATTRIBUTE> match) {
+  check_backend(fn->C_FindObjectsInit(session, match.data(), static_cast<CK_ULONG>(match.size())),
+                "C_FindObjectsInit");
+  std::vector<CK_OBJECT_HANDLE> found;
+  CK_RV rv = CKR_OK;
+  for (;;) {
+    CK_OBJECT_HANDLE batch[32];
+    CK_ULONG count = 0;
+    rv = fn->C_FindObjects(session, batch, 32, &count);
+    if (rv != CKR_OK || count == 0) break;
+    found.insert(found.end(), batch, batch + count);
+  }
+  fn->C_FindObjectsFinal(session);
+  check_backend(rv, "C_FindObjects");
+  return found;
+}
+
+std::string trim_padded(const unsigned char* field, std::size_t size) {
+  std::string text(reinterpret_cast<const char*>(field), size);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) text.pop_back();
+  return text;
+}
+
+BackendModule::BackendModule(const fs::path& path, const std::map<std::string, std::string>& env)
+    : path_(path) {
+  handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_) {
+    const char* why = ::dlerror();
+    throw config_bad("cannot load backend module " + path.string() + ": " + (why ? why : "?"));
+  }
+  try {
+    auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle_, "C_GetFunctionList"));
+    if (!get_list) throw config_bad("backend module " + path.string() + " has no C_GetFunctionList");
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<const void*>(get_list), &info) != 0 &&
+        info.dli_fbase == own_object_base()) {
+      throw config_bad("backend module " + path.string() + " is brokerkey itself");
+    }
+    check_backend(get_list(&functions_), "C_GetFunctionList");
+    if (!functions_) throw config_bad("backend module returned no function list");
+
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    CK_RV rv;
+    {
+      EnvOverride override_env(env);
+      rv = functions_->C_Initialize(&args);
+    }
+    if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+      check_backend(rv, "C_Initialize");
+      we_initialized_ = true;
+    }
+  } catch (...) {
+    ::dlclose(handle_);
+    throw;
+  }
+}
+
+BackendModule::~BackendModule() {
+  if (we_initialized_) functions_->C_Finalize(nullptr);
+  ::dlclose(handle_);
+}
+
+CK_SLOT_ID BackendModule::slot_of_token(std::string_view label) const {
+  for (CK_SLOT_ID slot : slots(functions_)) {
+    CK_TOKEN_INFO info{};
+    if (functions_->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
+    if ((info.flags & CKF_TOKEN_INITIALIZED) &&
+        trim_padded(info.label, sizeof info.label) == label) {
+      return slot;
+    }
+  }
+  throw not_found("backend token '" + std::string(label) + "' not found in " + path_.string() +
+                  (we_initialized_ ? "" : " (the module was already initialised in this process,"
+                                          " possibly with another configuration)"));
+}
+
+CK_SLOT_ID BackendModule::free_slot() const {
+  for (CK_SLOT_ID slot : slots(functions_)) {
+    CK_TOKEN_INFO info{};
+    if (functions_->C_GetTokenInfo(slot, &info) == CKR_OK && !(info.flags & CKF_TOKEN_INITIALIZED)) {
+      return slot;
+    }
+  }
+  throw not_found("backend module " + path_.string() + " has no free slot for a new token");
+}
+
+}  // namespace brokerkey

@@ -1,0 +1,56 @@
+// Loading a backend PKCS#11 module the way p11-kit does: refuse to load ourselves, initialise
+// with CKF_OS_LOCKING_OK, accept CKR_CRYPTOKI_ALREADY_INITIALIZED (and then never finalise a
+// module someone else initialised).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <vector>
+#include <string>
+#include <string_view>
+
+#include "core/pkcs11.h"
+
+namespace brokerkey {
+
+namespace fs = std::filesystem;
+
+class BackendModule {
+ public:
+  // `env` is set while the module initialises (SoftHSM reads SOFTHSM2_CONF then) and restored
+  // afterwards, so the host process's environment is left as it was.
+  BackendModule(const fs::path& path, const std::map<std::string, std::string>& env);
+  BackendModule(const BackendModule&) = delete;
+  BackendModule& operator=(const BackendModule&) = delete;
+  ~BackendModule();
+
+  CK_FUNCTION_LIST* fn() const { return functions_; }
+  const fs::path& path() const { return path_; }
+
+  // The slot holding an initialised token with this label; throws not_found.
+  CK_SLOT_ID slot_of_token(std::string_view label) const;
+  // The first slot with a token that is not yet initialised (SoftHSM's spare slot).
+  CK_SLOT_ID free_slot() const;
+
+ private:
+  fs::path path_;
+  void* handle_ = nullptr;
+  CK_FUNCTION_LIST* functions_ = nullptr;
+  bool we_initialized_ = false;
+};
+
+// Throws backend_failed naming the call, unless rv is CKR_OK.
+void check_backend(CK_RV rv, const char* call);
+
+// Reads one variable-length attribute; nullopt if the object does not have it.
+std::optional<std::vector<unsigned char>> read_attribute(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
+                                                         CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);
+// Every object matching `match`.
+std::vector<CK_OBJECT_HANDLE> find_objects(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
+                                           std::vector<CK_ATTRIBUTE> match);
+
+// A fixed-width, blank-padded PKCS#11 text field as a string without the padding.
+std::string trim_padded(const unsigned char* field, std::size_t size);
+
+}  // namespace brokerkey

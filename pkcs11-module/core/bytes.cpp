@@ -1,0 +1,89 @@
+#include "core/bytes.h"
+
+#include <openssl/evp.h>
+
+#include "core/error.h"
+
+namespace brokerkey {
+
+ByteView as_bytes(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+std::string hex_encode(ByteView data) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (std::uint8_t byte : data) {
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 0x0f]);
+  }
+  return out;
+}
+
+namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::optional<Bytes> hex_decode(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  Bytes out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    int high = hex_value(text[i]);
+    int low = hex_value(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out.push_back(static_cast<std::uint8_t>(high << 4 | low));
+  }
+  return out;
+}
+
+std::string base64_encode(ByteView data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                                static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+std::optional<Bytes> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  for (char c : text) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '=';
+    if (!ok) return std::nullopt;
+  }
+  Bytes out(text.size() / 4 * 3);
+  int written = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (written < 0) return std::nullopt;
+  // EVP_DecodeBlock counts padding as zero bytes; take them off again.
+  std::size_t padding = 0;
+  if (!text.empty() && text.back() == '=') ++padding;
+  if (text.size() > 1 && text[text.size() - 2] == '=') ++padding;
+  out.resize(static_cast<std::size_t>(written) - padding);
+  if (base64_encode(out) != text) return std::nullopt;  // rejects misplaced '=' and stray bits
+  return out;
+}
+
+namespace {
+template <std::size_t N>
+std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteView data) {
+  std::array<std::uint8_t, N> out{};
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &length, md, nullptr) != 1 || length != N) {
+    throw crypto_failed("message digest failed");
+  }
+  return out;
+}
+}  // namespace
+
+Sha256 sha256(ByteView data) { return digest<32>(EVP_sha256(), data); }
+std::array<std::uint8_t, 64> sha512(ByteView data) { return digest<64>(EVP_sha512(), data); }
+
+}  // namespace brokerkey

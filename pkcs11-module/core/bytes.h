@@ -1,0 +1,31 @@
+// Byte strings and their text forms (hex, base64), and the two digests brokerkey uses.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace brokerkey {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+using Sha256 = std::array<std::uint8_t, 32>;
+
+ByteView as_bytes(std::string_view text);
+
+std::string hex_encode(ByteView data);
+// Lowercase or uppercase hex, even length; nullopt otherwise.
+std::optional<Bytes> hex_decode(std::string_view text);
+
+std::string base64_encode(ByteView data);
+// Strict: standard alphabet, padding required, no whitespace; nullopt otherwise.
+std::optional<Bytes> base64_decode(std::string_view text);
+
+Sha256 sha256(ByteView data);
+std::array<std::uint8_t, 64> sha512(ByteView data);
+
+}  // namespace brokerkey

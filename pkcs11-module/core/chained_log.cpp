@@ -1,0 +1,230 @@
+#include "core/chained_log.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "core/bytes.h"
+#include "core/error.h"
+#include "core/unique_fd.h"
+
+namespace brokerkey {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kHashField = ",\"hash\":\"";
+
+std::string errno_text(const fs::path& path) { return path.string() + ": " + std::strerror(errno); }
+
+json::object actor() {
+  std::string user = "uid" + std::to_string(::geteuid());
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buffer[1024];
+  if (::getpwuid_r(::geteuid(), &entry, buffer, sizeof buffer, &found) == 0 && found) {
+    user = found->pw_name;
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return {{"user", user}, {"uid", ::geteuid()}, {"host", host}, {"pid", ::getpid()}};
+}
+
+class FileLock {
+ public:
+  FileLock(int fd, const fs::path& path) : fd_(fd) {
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) throw file_error("cannot lock " + errno_text(path));
+    }
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() { ::flock(fd_, LOCK_UN); }
+
+ private:
+  int fd_;
+};
+
+std::string read_range(int fd, off_t offset, std::size_t length, const fs::path& path) {
+  std::string out(length, '\0');
+  std::size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(fd, out.data() + done, length - done, offset + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw file_error("cannot read " + errno_text(path));
+    done += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
+// Under the lock: drops a torn tail left by a writer that died, and returns the last complete
+// line ("" if none).
+std::string last_line_repairing_tail(int fd, const fs::path& path) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) throw file_error("cannot stat " + errno_text(path));
+  off_t end = info.st_size;
+  std::string tail;
+  off_t start = end;
+  // Read backwards until the text holds the start of the last complete line.
+  for (;;) {
+    std::size_t newline_count = 0;
+    for (char c : tail) newline_count += c == '\n';
+    if (start == 0 || newline_count >= 2) break;
+    off_t chunk = std::min<off_t>(start, 65536);
+    start -= chunk;
+    tail = read_range(fd, start, static_cast<std::size_t>(chunk), path) + tail;
+  }
+  if (!tail.empty() && tail.back() != '\n') {
+    std::size_t keep = tail.rfind('\n');
+    off_t new_end = keep == std::string::npos ? start : start + static_cast<off_t>(keep) + 1;
+    if (::ftruncate(fd, new_end) != 0) throw file_error("cannot truncate torn record in " + errno_text(path));
+    tail.resize(keep == std::string::npos ? 0 : keep + 1);
+  }
+  if (tail.empty()) return {};
+  tail.pop_back();  // the newline
+  std::size_t begin = tail.rfind('\n');
+  return begin == std::string::npos ? tail : tail.substr(begin + 1);
+}
+
+std::optional<std::string> string_field(const json::object& record, std::string_view key) {
+  const json::value* value = record.if_contains(key);
+  if (!value || !value->is_string()) return std::nullopt;
+  return std::string(value->as_string());
+}
+
+}  // namespace
+
+std::string hash_of_line(std::string_view line) { return hex_encode(sha256(as_bytes(line))); }
+
+json::object parse_record(std::string_view line) {
+  json::error_code ec;
+  json::value value = json::parse(line, ec);
+  if (ec || !value.is_object()) throw integrity_failed("record is not a JSON object");
+  return std::move(value.as_object());
+}
+
+json::object ChainedLog::append(std::string_view event, const json::object& fields,
+                                TimePoint time, const Validator& validate) const {
+  UniqueFd fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) throw file_error("cannot open " + errno_text(path_));
+  FileLock lock(fd.get(), path_);
+
+  std::string previous = last_line_repairing_tail(fd.get(), path_);
+  std::uint64_t seq = 1;
+  std::string prev = kGenesisPrev;
+  if (!previous.empty()) {
+    json::object last = parse_record(previous);
+    const json::value* last_seq = last.if_contains("seq");
+    if (!last_seq || !last_seq->is_int64() || last_seq->as_int64() < 1) {
+      throw integrity_failed(path_.string() + ": the last record has no valid seq; run audit verify");
+    }
+    seq = static_cast<std::uint64_t>(last_seq->as_int64()) + 1;
+    prev = hash_of_line(previous);
+  }
+
+  json::object record{{"seq", seq}, {"time", format_rfc3339(time)}, {"event", event}, {"actor", actor()}};
+  for (const auto& field : fields) record[field.key()] = field.value();
+  record["prev"] = prev;
+  std::string body = json::serialize(record);
+  std::string line = body.substr(0, body.size() - 1) + std::string(kHashField) +
+                     hash_of_line(body) + "\"}\n";
+
+  if (validate) {
+    std::vector<std::string> lines = read_lines();
+    lines.push_back(line.substr(0, line.size() - 1));
+    validate(lines);
+  }
+
+  ssize_t written = ::write(fd.get(), line.data(), line.size());
+  if (written != static_cast<ssize_t>(line.size())) {
+    int saved = errno;
+    // Leave nothing torn behind: cut back to where this record began.
+    struct stat info {};
+    if (written > 0 && ::fstat(fd.get(), &info) == 0) {
+      [[maybe_unused]] int ignored = ::ftruncate(fd.get(), info.st_size - written);
+    }
+    errno = written < 0 ? saved : ENOSPC;
+    throw file_error("cannot append to " + errno_text(path_));
+  }
+  if (::fsync(fd.get()) != 0) throw file_error("cannot fsync " + errno_text(path_));
+  record["hash"] = hash_of_line(body);
+  return record;
+}
+
+std::vector<std::string> ChainedLog::read_lines() const {
+  std::vector<std::string> lines;
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return lines;
+    throw file_error("cannot open " + errno_text(path_));
+  }
+  std::string content;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw file_error("cannot read " + errno_text(path_));
+    if (n == 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  std::size_t start = 0;
+  for (std::size_t newline; (newline = content.find('\n', start)) != std::string::npos;
+       start = newline + 1) {
+    lines.push_back(content.substr(start, newline - start));
+  }
+  return lines;  // anything after the last newline is a torn write and is not a record
+}
+
+std::optional<ChainFault> verify_chain(const std::vector<std::string>& lines) {
+  std::string expected_prev = kGenesisPrev;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    ChainFault fault{i + 1, std::nullopt, {}};
+    json::object record;
+    try {
+      record = parse_record(line);
+    } catch (const Error&) {
+      fault.problem = "is not a JSON object";
+      return fault;
+    }
+    if (const json::value* seq = record.if_contains("seq"); seq && seq->is_int64()) {
+      fault.seq = static_cast<std::uint64_t>(seq->as_int64());
+    }
+    std::size_t hash_at = line.rfind(kHashField);
+    auto hash = string_field(record, "hash");
+    if (hash_at == std::string::npos || !hash ||
+        line.size() != hash_at + kHashField.size() + 64 + 2) {
+      fault.problem = "has no hash field at its end";
+      return fault;
+    }
+    if (hash_of_line(line.substr(0, hash_at) + "}") != *hash) {
+      fault.problem = "was altered: its content does not match its hash";
+      return fault;
+    }
+    if (fault.seq != i + 1) {
+      fault.problem = "has seq " + (fault.seq ? std::to_string(*fault.seq) : "missing") +
+                      ", expected " + std::to_string(i + 1);
+      return fault;
+    }
+    if (string_field(record, "prev") != expected_prev) {
+      fault.problem = "does not follow the record before it (prev does not match)";
+      return fault;
+    }
+    auto time = string_field(record, "time");
+    if (!time || !parse_rfc3339(*time) || !string_field(record, "event")) {
+      fault.problem = "lacks a valid time or event";
+      return fault;
+    }
+    expected_prev = hash_of_line(line);
+  }
+  return std::nullopt;
+}
+
+}  // namespace brokerkey

@@ -1,0 +1,62 @@
+// Append-only, hash-chained JSON Lines: the lifecycle ledger and the signing log.
+//
+// Each line is one JSON object: seq, time, event, actor, the event's fields, prev, hash.
+// `prev` is the hex SHA-256 of the previous line's exact bytes (64 zeros for the first);
+// `hash` is the hex SHA-256 of the line as written up to `,"hash"`, closed with `}`, so a
+// damaged record names itself even when it is the last one. Writers hold an exclusive lock and
+// append one whole line with one write, then fsync; readers ignore a trailing line without its
+// newline (a writer that died mid-write), and the next writer removes it.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+
+namespace brokerkey {
+
+namespace fs = std::filesystem;
+
+class ChainedLog {
+ public:
+  explicit ChainedLog(fs::path path) : path_(std::move(path)) {}
+
+  // Called under the lock with every line, the new one last; throws to refuse the append.
+  using Validator = std::function<void(const std::vector<std::string>& lines)>;
+
+  // Appends one record and returns it as written. Creates the file (mode 0600) if missing.
+  // With a validator the whole file is read under the lock; without, only its tail.
+  boost::json::object append(std::string_view event, const boost::json::object& fields,
+                             TimePoint time, const Validator& validate = {}) const;
+
+  // The complete lines, in order; a missing file has none.
+  std::vector<std::string> read_lines() const;
+
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+struct ChainFault {
+  std::size_t line = 0;  // 1-based
+  std::optional<std::uint64_t> seq;
+  std::string problem;
+};
+
+// Walks the chain; the first record that is malformed, altered or out of place, or nullopt.
+std::optional<ChainFault> verify_chain(const std::vector<std::string>& lines);
+
+// Parses one line; throws integrity_failed if it is not a JSON object.
+boost::json::object parse_record(std::string_view line);
+
+std::string hash_of_line(std::string_view line);
+inline const std::string kGenesisPrev(64, '0');
+
+}  // namespace brokerkey

@@ -1,0 +1,216 @@
+#include "core/config.h"
+
+#include <boost/json.hpp>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/files.h"
+
+namespace brokerkey {
+
+namespace json = boost::json;
+
+const ConsumerEntry* Config::find_consumer(std::string_view name) const {
+  for (const auto& consumer : consumers) {
+    if (consumer.name == name) return &consumer;
+  }
+  return nullptr;
+}
+
+fs::path locate_config() {
+  if (const char* env = std::getenv("BROKERKEY_CONF"); env && *env) return env;
+  std::vector<fs::path> tried;
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    fs::path user = fs::path(home) / ".config/brokerkey/brokerkey.conf";
+    if (fs::exists(user)) return user;
+    tried.push_back(user);
+  }
+  fs::path system = "/etc/brokerkey/brokerkey.conf";
+  if (fs::exists(system)) return system;
+  tried.push_back(system);
+  std::string places = "$BROKERKEY_CONF";
+  for (const auto& path : tried) places += ", " + path.string();
+  throw config_bad("no brokerkey configuration found (looked at " + places +
+                   "); run 'brokerkey init --dir DIR' and export BROKERKEY_CONF");
+}
+
+namespace {
+
+// Reads fields out of one JSON object, naming the file and the field in every error, and
+// refusing fields it does not know so that a typo is not silently ignored.
+class Reader {
+ public:
+  Reader(const json::value& value, std::string where) : where_(std::move(where)) {
+    if (!value.is_object()) fail("must be a JSON object");
+    object_ = &value.as_object();
+  }
+  ~Reader() = default;
+
+  void finish(std::initializer_list<std::string_view> known) const {
+    for (const auto& field : *object_) {
+      bool found = false;
+      for (auto name : known) found = found || field.key() == name;
+      if (!found) fail("has an unknown field '" + std::string(field.key()) + "'");
+    }
+  }
+
+  const json::value* find(std::string_view key) const { return object_->if_contains(key); }
+
+  std::string string(std::string_view key, std::optional<std::string> fallback = {}) const {
+    const json::value* value = find(key);
+    if (!value) {
+      if (fallback) return *fallback;
+      fail("lacks the field '" + std::string(key) + "'");
+    }
+    if (!value->is_string() || value->as_string().empty()) {
+      fail("field '" + std::string(key) + "' must be a non-empty string");
+    }
+    return std::string(value->as_string());
+  }
+
+  int integer(std::string_view key, int fallback, int low, int high) const {
+    const json::value* value = find(key);
+    if (!value) return fallback;
+    if (!value->is_int64() || value->as_int64() < low || value->as_int64() > high) {
+      fail("field '" + std::string(key) + "' must be an integer from " + std::to_string(low) +
+           " to " + std::to_string(high));
+    }
+    return static_cast<int>(value->as_int64());
+  }
+
+  Reader object(std::string_view key) const {
+    const json::value* value = find(key);
+    if (!value) fail("lacks the field '" + std::string(key) + "'");
+    return Reader(*value, where_ + "." + std::string(key));
+  }
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw config_bad(where_ + " " + problem);
+  }
+
+ private:
+  std::string where_;
+  const json::object* object_ = nullptr;
+};
+
+fs::path resolve(const fs::path& base, const std::string& value) {
+  fs::path path(value);
+  return path.is_absolute() ? path : base / path;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view text, const fs::path& file) {
+  json::error_code ec;
+  json::value root = json::parse(text, ec);
+  if (ec) throw config_bad(file.string() + ": not valid JSON: " + ec.message());
+  fs::path base = file.has_parent_path() ? file.parent_path() : fs::path(".");
+
+  Config config;
+  config.file = file;
+  Reader top(root, file.string() + ":");
+  top.finish({"version", "token_label", "backend", "ledger", "signing_log", "naming", "rotation",
+              "consumers"});
+  if (top.integer("version", 0, 1, 1) != 1) top.fail("field 'version' must be 1");
+  config.token_label = top.string("token_label", std::string("brokerkey"));
+  try {
+    check_token_label(config.token_label);
+  } catch (const Error& e) {
+    top.fail(std::string("field 'token_label': ") + e.what());
+  }
+
+  Reader backend = top.object("backend");
+  backend.finish({"module", "token_label", "pin_file", "env"});
+  config.backend.module = resolve(base, backend.string("module"));
+  config.backend.token_label = backend.string("token_label");
+  config.backend.pin_file = resolve(base, backend.string("pin_file"));
+  if (const json::value* env = backend.find("env")) {
+    Reader env_reader(*env, file.string() + ": backend.env");
+    for (const auto& entry : env->as_object()) {
+      config.backend.env[std::string(entry.key())] = env_reader.string(entry.key());
+    }
+  }
+
+  config.ledger = resolve(base, top.string("ledger"));
+  config.signing_log = resolve(base, top.string("signing_log"));
+
+  if (top.find("naming")) {
+    Reader naming = top.object("naming");
+    naming.finish({"service", "purpose", "env"});
+    config.naming = {naming.string("service", std::string()), naming.string("purpose", std::string()),
+                     naming.string("env", std::string())};
+  }
+  if (top.find("rotation")) {
+    Reader rotation = top.object("rotation");
+    rotation.finish({"period_days", "overlap_days"});
+    config.rotation.period_days = rotation.integer("period_days", 365, 1, 3650);
+    config.rotation.overlap_days = rotation.integer("overlap_days", 30, 0, 3650);
+  }
+  if (const json::value* consumers = top.find("consumers")) {
+    if (!consumers->is_array()) top.fail("field 'consumers' must be an array");
+    for (const auto& item : consumers->as_array()) {
+      Reader consumer(item, file.string() + ": consumers[]");
+      consumer.finish({"name", "salt", "hash", "scrypt_log2_n", "scrypt_r", "scrypt_p"});
+      ConsumerEntry entry;
+      entry.name = consumer.string("name");
+      entry.salt = consumer.string("salt");
+      entry.hash = consumer.string("hash");
+      entry.scrypt.log2_n = static_cast<unsigned>(consumer.integer("scrypt_log2_n", 15, 10, 22));
+      entry.scrypt.r = static_cast<unsigned>(consumer.integer("scrypt_r", 8, 1, 32));
+      entry.scrypt.p = static_cast<unsigned>(consumer.integer("scrypt_p", 1, 1, 16));
+      if (config.find_consumer(entry.name)) top.fail("names consumer '" + entry.name + "' twice");
+      config.consumers.push_back(std::move(entry));
+    }
+  }
+  return config;
+}
+
+Config load_config(const fs::path& file) {
+  std::string text;
+  try {
+    text = read_text_file(file);
+  } catch (const Error& e) {
+    throw config_bad(std::string("cannot read configuration: ") + e.what());
+  }
+  return parse_config(text, file);
+}
+
+std::string serialize_config(const Config& config) {
+  json::object backend{{"module", config.backend.module.string()},
+                       {"token_label", config.backend.token_label},
+                       {"pin_file", config.backend.pin_file.string()}};
+  if (!config.backend.env.empty()) {
+    json::object env;
+    for (const auto& [key, value] : config.backend.env) env[key] = value;
+    backend["env"] = std::move(env);
+  }
+  json::array consumers;
+  for (const auto& consumer : config.consumers) {
+    consumers.push_back(json::object{{"name", consumer.name},
+                                     {"salt", consumer.salt},
+                                     {"hash", consumer.hash},
+                                     {"scrypt_log2_n", consumer.scrypt.log2_n},
+                                     {"scrypt_r", consumer.scrypt.r},
+                                     {"scrypt_p", consumer.scrypt.p}});
+  }
+  json::object root{
+      {"version", 1},
+      {"token_label", config.token_label},
+      {"backend", std::move(backend)},
+      {"ledger", config.ledger.string()},
+      {"signing_log", config.signing_log.string()},
+      {"naming", json::object{{"service", config.naming.service},
+                              {"purpose", config.naming.purpose},
+                              {"env", config.naming.env}}},
+      {"rotation", json::object{{"period_days", config.rotation.period_days},
+                                {"overlap_days", config.rotation.overlap_days}}},
+      {"consumers", std::move(consumers)},
+  };
+  return json::serialize(root) + "\n";
+}
+
+void save_config(const Config& config) {
+  replace_file(config.file, serialize_config(config), fs::perms::owner_read | fs::perms::owner_write);
+}
+
+}  // namespace brokerkey

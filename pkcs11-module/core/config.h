@@ -1,0 +1,66 @@
+// The broker's configuration: one JSON file (docs/ARCHITECTURE.md lists every field).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/key_label.h"
+
+namespace brokerkey {
+
+namespace fs = std::filesystem;
+
+struct BackendConfig {
+  fs::path module;          // the backend's PKCS#11 module
+  std::string token_label;  // the backend token holding the broker's keys
+  fs::path pin_file;        // the backend user PIN, mode 0600
+  std::map<std::string, std::string> env;  // set while the backend initialises (SOFTHSM2_CONF)
+};
+
+struct RotationPolicy {
+  int period_days = 365;
+  int overlap_days = 30;
+};
+
+struct ScryptParams {
+  unsigned log2_n = 15;
+  unsigned r = 8;
+  unsigned p = 1;
+};
+
+struct ConsumerEntry {
+  std::string name;
+  std::string salt;  // base64
+  std::string hash;  // base64 scrypt(PIN, salt)
+  ScryptParams scrypt;
+};
+
+struct Config {
+  fs::path file;  // where it was read from; not stored
+  std::string token_label = "brokerkey";
+  BackendConfig backend;
+  fs::path ledger;
+  fs::path signing_log;
+  KeyName naming;
+  RotationPolicy rotation;
+  std::vector<ConsumerEntry> consumers;
+
+  const ConsumerEntry* find_consumer(std::string_view name) const;
+};
+
+// $BROKERKEY_CONF, else ~/.config/brokerkey/brokerkey.conf, else /etc/brokerkey/brokerkey.conf.
+// Throws config_bad naming every place looked when none exists.
+fs::path locate_config();
+
+// Throws config_bad with the file and the field at fault. Relative paths inside the file are
+// taken relative to the file's directory.
+Config load_config(const fs::path& file);
+Config parse_config(std::string_view json, const fs::path& file);
+std::string serialize_config(const Config& config);
+// Writes atomically with mode 0600.
+void save_config(const Config& config);
+
+}  // namespace brokerkey

@@ -1,0 +1,170 @@
+#include "core/ledger.h"
+
+#include <boost/json.hpp>
+
+#include "core/error.h"
+
+namespace brokerkey {
+
+namespace json = boost::json;
+
+std::string_view to_string(KeyStatus status) {
+  switch (status) {
+    case KeyStatus::current: return "current";
+    case KeyStatus::overlap: return "overlap";
+    case KeyStatus::superseded: return "superseded";
+    case KeyStatus::retired: return "retired";
+    case KeyStatus::revoked: return "revoked";
+  }
+  return "unknown";
+}
+
+KeyStatus KeyRecord::status_at(TimePoint at) const {
+  if (revoked_at) return KeyStatus::revoked;
+  if (retired_at) return KeyStatus::retired;
+  if (!superseded_at) return KeyStatus::current;
+  if (overlap_until && at < *overlap_until) return KeyStatus::overlap;
+  return KeyStatus::superseded;
+}
+
+const KeyRecord* LedgerState::current(TimePoint at) const {
+  for (const auto& key : keys) {
+    if (key.status_at(at) == KeyStatus::current) return &key;
+  }
+  return nullptr;
+}
+
+const KeyRecord* LedgerState::overlap(TimePoint at) const {
+  for (const auto& key : keys) {
+    if (key.status_at(at) == KeyStatus::overlap) return &key;
+  }
+  return nullptr;
+}
+
+const KeyRecord* LedgerState::find(const Fingerprint& fingerprint) const {
+  for (const auto& key : keys) {
+    if (key.fingerprint == fingerprint) return &key;
+  }
+  return nullptr;
+}
+
+namespace {
+
+class RecordView {
+ public:
+  RecordView(const json::object& record, std::size_t line) : record_(record), line_(line) {}
+
+  std::string text(std::string_view key) const {
+    const json::value* value = record_.if_contains(key);
+    if (!value || !value->is_string()) fail("lacks '" + std::string(key) + "'");
+    return std::string(value->as_string());
+  }
+  std::optional<std::string> optional_text(std::string_view key) const {
+    if (!record_.if_contains(key)) return std::nullopt;
+    return text(key);
+  }
+  TimePoint time(std::string_view key) const {
+    auto parsed = parse_rfc3339(text(key));
+    if (!parsed) fail("has an invalid time in '" + std::string(key) + "'");
+    return *parsed;
+  }
+  Fingerprint fingerprint(std::string_view key) const {
+    try {
+      return Fingerprint::from_hex(text(key));
+    } catch (const Error&) {
+      fail("has an invalid fingerprint in '" + std::string(key) + "'");
+    }
+  }
+  PublicKey public_key() const {
+    auto raw = base64_decode(text("public_key"));
+    if (!raw || raw->size() != 32) fail("has an invalid public_key");
+    PublicKey key;
+    std::copy(raw->begin(), raw->end(), key.raw.begin());
+    return key;
+  }
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw integrity_failed("ledger record at line " + std::to_string(line_) + " " + problem);
+  }
+
+ private:
+  const json::object& record_;
+  std::size_t line_;
+};
+
+KeyRecord new_key(const RecordView& view, TimePoint at) {
+  KeyRecord key;
+  key.label = view.text("label");
+  key.fingerprint = view.fingerprint("fingerprint");
+  key.public_key = view.public_key();
+  if (fingerprint_of(key.public_key) != key.fingerprint) {
+    view.fail("has a public_key that does not hash to its fingerprint");
+  }
+  key.created = at;
+  key.rotation_due = view.time("rotation_due");
+  return key;
+}
+
+KeyRecord& existing(LedgerState& state, const RecordView& view, std::string_view field) {
+  Fingerprint fingerprint = view.fingerprint(field);
+  for (auto& key : state.keys) {
+    if (key.fingerprint == fingerprint) return key;
+  }
+  view.fail("names a key the ledger does not know: " + fingerprint.hex());
+}
+
+}  // namespace
+
+LedgerState fold_ledger(const std::vector<std::string>& lines) {
+  if (auto fault = verify_chain(lines)) {
+    throw integrity_failed("ledger record at line " + std::to_string(fault->line) + " " +
+                           fault->problem + "; run 'brokerkey audit verify'");
+  }
+  LedgerState state;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    json::object record = parse_record(lines[i]);
+    RecordView view(record, i + 1);
+    std::string event = view.text("event");
+    TimePoint at = view.time("time");
+    if (i == 0 && event != "init") view.fail("is not an init record");
+    if (event == "init") {
+      if (state.initialized) view.fail("initialises the broker a second time");
+      state.initialized = true;
+      state.token_label = view.text("token_label");
+    } else if (event == "mint") {
+      if (state.current(at)) view.fail("mints a key while another is current");
+      state.keys.push_back(new_key(view, at));
+    } else if (event == "rotate") {
+      KeyRecord& from = existing(state, view, "from");
+      if (from.status_at(at) != KeyStatus::current) view.fail("rotates from a key that is not current");
+      from.superseded_at = at;
+      from.overlap_until = view.time("overlap_until");
+      KeyRecord next = new_key(view, at);
+      if (view.fingerprint("to") != next.fingerprint) view.fail("has 'to' unlike its fingerprint");
+      state.keys.push_back(std::move(next));
+    } else if (event == "retire") {
+      KeyRecord& key = existing(state, view, "fingerprint");
+      if (key.retired_at || key.revoked_at) view.fail("retires a key that has already ended");
+      if (key.status_at(at) == KeyStatus::current) view.fail("retires the current key");
+      key.retired_at = at;
+    } else if (event == "revoke") {
+      KeyRecord& key = existing(state, view, "fingerprint");
+      if (key.revoked_at) view.fail("revokes a key twice");
+      key.revoked_at = at;
+      key.revoke_reason = view.text("reason");
+      if (auto since = view.optional_text("compromised_since")) key.compromised_since = view.time("compromised_since");
+    } else if (event == "consumer_add") {
+      if (!state.consumers.insert(view.text("name")).second) view.fail("adds a consumer twice");
+    } else if (event == "consumer_remove") {
+      if (state.consumers.erase(view.text("name")) == 0) view.fail("removes an unknown consumer");
+    } else if (event == "cert_issue") {
+      existing(state, view, "fingerprint").certificate_der_base64 = view.text("certificate");
+    } else if (event != "note") {
+      view.fail("has an unknown event '" + event + "'");
+    }
+  }
+  state.records = lines.size();
+  state.head_hash = lines.empty() ? kGenesisPrev : hash_of_line(lines.back());
+  return state;
+}
+
+}  // namespace brokerkey

@@ -1,0 +1,75 @@
+#include "module_state.h"
+
+#include <pthread.h>
+
+#include "core/error.h"
+
+namespace brokerkey {
+
+ModuleState::ModuleState(Config config, std::unique_ptr<Backend> backend)
+    : config_(std::move(config)), backend_(std::move(backend)) {
+  if (!config_.signing_log.empty()) signing_log_.emplace(config_.signing_log);
+}
+
+std::shared_ptr<const TokenView> ModuleState::view() {
+  FileStamp stamp = stamp_of(config_.ledger);
+  TimePoint at = now();
+  auto fresh = [&](const std::shared_ptr<const TokenView>& v) {
+    return v && v->stamp == stamp && at >= v->built_at && at < v->valid_until;
+  };
+  {
+    std::lock_guard lock(view_mutex_);
+    if (fresh(view_)) return view_;
+  }
+  std::lock_guard rebuild(rebuild_mutex_);
+  {
+    std::lock_guard lock(view_mutex_);
+    if (fresh(view_)) return view_;
+  }
+  auto rebuilt = build_token_view(config_, *backend_, handles_, at);
+  std::lock_guard lock(view_mutex_);
+  view_ = rebuilt;
+  return rebuilt;
+}
+
+namespace {
+
+std::mutex g_state_mutex;
+// Never destroyed: a client that exits without C_Finalize must not have the backend torn down
+// by a static destructor after the backend's own statics are gone.
+std::shared_ptr<ModuleState>& g_state = *new std::shared_ptr<ModuleState>();
+
+// After fork() the child must not use the parent's sessions or backend state: it sees
+// CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize itself. The parent's state is
+// abandoned, not destroyed, since destroying it would close the parent's backend sessions.
+void forget_state_in_child() {
+  new (&g_state_mutex) std::mutex();
+  if (g_state) new std::shared_ptr<ModuleState>(std::move(g_state));
+}
+
+[[maybe_unused]] const int g_fork_handler = ::pthread_atfork(nullptr, nullptr, forget_state_in_child);
+
+}  // namespace
+
+void install_state(std::shared_ptr<ModuleState> state) {
+  std::lock_guard lock(g_state_mutex);
+  g_state = std::move(state);
+}
+
+std::shared_ptr<ModuleState> current_state() {
+  std::lock_guard lock(g_state_mutex);
+  if (!g_state) throw Error(CKR_CRYPTOKI_NOT_INITIALIZED, "C_Initialize has not been called");
+  return g_state;
+}
+
+std::shared_ptr<ModuleState> take_state() {
+  std::lock_guard lock(g_state_mutex);
+  return std::exchange(g_state, nullptr);
+}
+
+bool state_installed() {
+  std::lock_guard lock(g_state_mutex);
+  return g_state != nullptr;
+}
+
+}  // namespace brokerkey
