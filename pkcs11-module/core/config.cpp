@@ -111,7 +111,7 @@ Config parse_config(std::string_view text, const fs::path& file) {
   Reader top(root, file.string() + ":");
   top.finish({"version", "token_label", "backend", "ledger", "signing_log", "naming", "rotation",
               "consumers"});
-  if (top.integer("version", 0, 1, 1) != 1) top.fail("field 'version' must be 1");
+  top.integer("version", 1, 1, 1);  // the only format so far
   config.token_label = top.string("token_label", std::string("brokerkey"));
   try {
     check_token_label(config.token_label);

@@ -1,0 +1,92 @@
+// Every write is refused with the spec's code, and leaves the token as it was.
+#define BOOST_TEST_MODULE module_refusals
+#include <boost/test/unit_test.hpp>
+
+#include "temp_broker.h"
+
+namespace {
+
+struct Fixture {
+  TempBroker broker;
+  LoadedModule module;
+  CK_SESSION_HANDLE s = module.open_session(broker.pin());
+  CK_OBJECT_HANDLE priv = module.find_one(s, CKO_PRIVATE_KEY);
+  CK_OBJECT_HANDLE pub = module.find_one(s, CKO_PUBLIC_KEY);
+
+  // What the backend holds, as its own tool lists it.
+  std::string backend_objects() const {
+    std::string pin = run_command("cat " + (broker.broker_dir() / "backend.pin").string()).output;
+    pin.erase(pin.find_last_not_of("\n") + 1);
+    CommandResult r = broker.backend_command(
+        "pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label brokerkey-store "
+        "--login --pin '" + pin + "' -O");
+    BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
+    return r.output;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(writes_are_refused_and_change_nothing, Fixture) {
+  std::string before = backend_objects();
+  std::string ledger_before = run_command("cat " + (broker.broker_dir() / "ledger.jsonl").string()).output;
+
+  CK_OBJECT_CLASS data_class = CKO_DATA;
+  CK_BBOOL yes = CK_TRUE;
+  CK_BYTE value[] = "x";
+  CK_ATTRIBUTE data_template[] = {{CKA_CLASS, &data_class, sizeof data_class},
+                                  {CKA_TOKEN, &yes, 1},
+                                  {CKA_VALUE, value, 1}};
+  CK_OBJECT_HANDLE created = 0, created2 = 0;
+  BOOST_TEST(module->C_CreateObject(s, data_template, 3, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_CopyObject(s, priv, data_template, 0, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_DestroyObject(s, priv) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_DestroyObject(s, pub) == CKR_ACTION_PROHIBITED);
+  CK_BYTE label[] = "renamed";
+  CK_ATTRIBUTE rename{CKA_LABEL, label, 7};
+  BOOST_TEST(module->C_SetAttributeValue(s, priv, &rename, 1) == CKR_ATTRIBUTE_READ_ONLY);
+  CK_BBOOL no = CK_FALSE;
+  CK_ATTRIBUTE unprotect{CKA_SENSITIVE, &no, 1};
+  BOOST_TEST(module->C_SetAttributeValue(s, priv, &unprotect, 1) == CKR_ATTRIBUTE_READ_ONLY);
+
+  CK_MECHANISM keygen{CKM_EC_EDWARDS_KEY_PAIR_GEN, nullptr, 0};
+  BOOST_TEST(module->C_GenerateKeyPair(s, &keygen, nullptr, 0, nullptr, 0, &created, &created2) == CKR_ACTION_PROHIBITED);
+  CK_MECHANISM aes{CKM_AES_KEY_GEN, nullptr, 0};
+  BOOST_TEST(module->C_GenerateKey(s, &aes, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
+  CK_BYTE wrapped[256];
+  CK_ULONG wrapped_length = sizeof wrapped;
+  BOOST_TEST(module->C_WrapKey(s, &aes, pub, priv, wrapped, &wrapped_length) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_UnwrapKey(s, &aes, pub, wrapped, 16, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_DeriveKey(s, &aes, priv, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
+
+  CK_UTF8CHAR pin[] = "1234";
+  CK_UTF8CHAR token_label[32] = {};
+  BOOST_TEST(module->C_InitToken(0, pin, 4, token_label) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_InitPIN(s, pin, 4) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_SetPIN(s, pin, 4, pin, 4) == CKR_ACTION_PROHIBITED);
+
+  // Not offered at all.
+  BOOST_TEST(module->C_EncryptInit(s, &aes, pub) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_DecryptInit(s, &aes, priv) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_DigestInit(s, &aes) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_SignRecoverInit(s, &keygen, priv) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_GetOperationState(s, wrapped, &wrapped_length) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_SeedRandom(s, pin, 4) == CKR_RANDOM_SEED_NOT_SUPPORTED);
+  BOOST_TEST(module->C_GetFunctionStatus(s) == CKR_FUNCTION_NOT_PARALLEL);
+
+  // A refusal checks the session first, like every other call.
+  BOOST_TEST(module->C_DestroyObject(0xdead, priv) == CKR_SESSION_HANDLE_INVALID);
+
+  BOOST_TEST(backend_objects() == before);
+  BOOST_TEST(run_command("cat " + (broker.broker_dir() / "ledger.jsonl").string()).output == ledger_before);
+  module.find_one(s, CKO_PRIVATE_KEY);
+  module.find_one(s, CKO_PUBLIC_KEY);
+}
+
+BOOST_FIXTURE_TEST_CASE(random_comes_from_the_module, Fixture) {
+  CK_BYTE a[32] = {}, b[32] = {};
+  BOOST_TEST(module->C_GenerateRandom(s, a, sizeof a) == CKR_OK);
+  BOOST_TEST(module->C_GenerateRandom(s, b, sizeof b) == CKR_OK);
+  BOOST_TEST(std::memcmp(a, b, sizeof a) != 0);
+  BOOST_TEST(module->C_GenerateRandom(s, nullptr, 4) == CKR_ARGUMENTS_BAD);
+}

@@ -1,0 +1,97 @@
+#include "temp_broker.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+
+#include "core/error.h"
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult result;
+  FILE* pipe = ::popen((command_line + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  int status = ::pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string rv_text(CK_RV rv) { return brokerkey::rv_name(rv); }
+
+TempBroker::TempBroker(With with) {
+  keytool("init --dir " + broker_dir().string() + " --service acme --purpose git-signing --env prod");
+  ::setenv("BROKERKEY_CONF", conf().c_str(), 1);
+  if (with == With::nothing) return;
+  keytool("mint");
+  if (with == With::key) return;
+  std::string added = keytool("consumer add ci");
+  std::size_t at = added.find("ci:");
+  BOOST_REQUIRE(at != std::string::npos);
+  pin_ = added.substr(at, added.find('\n', at) - at);
+}
+
+TempBroker::~TempBroker() { ::unsetenv("BROKERKEY_CONF"); }
+
+std::string TempBroker::keytool(const std::string& args, int status) const {
+  CommandResult result = run_command(std::string(BROKERKEY_TOOL) + " " + args);
+  BOOST_REQUIRE_MESSAGE(result.status == status, "brokerkey " << args << " exited "
+                                                               << result.status << ": " << result.output);
+  return result.output;
+}
+
+std::string TempBroker::fingerprint() const {
+  std::string out = keytool("pubkey --format fingerprint");
+  return out.substr(0, 64);
+}
+
+CommandResult TempBroker::backend_command(const std::string& command_line) const {
+  return run_command("SOFTHSM2_CONF=" + (broker_dir() / "softhsm2.conf").string() + " " + command_line);
+}
+
+LoadedModule::LoadedModule(bool initialize) {
+  handle_ = ::dlopen(BROKERKEY_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
+  BOOST_REQUIRE_MESSAGE(handle_, ::dlerror());
+  auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle_, "C_GetFunctionList"));
+  BOOST_REQUIRE(get_list);
+  BOOST_REQUIRE(get_list(&fn_) == CKR_OK);
+  if (initialize) {
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    CK_RV rv = fn_->C_Initialize(&args);
+    BOOST_REQUIRE_MESSAGE(rv == CKR_OK, "C_Initialize: " << rv_text(rv));
+    initialized_ = true;
+  }
+}
+
+LoadedModule::~LoadedModule() {
+  if (initialized_) fn_->C_Finalize(nullptr);  // may already be finalised by the test
+  ::dlclose(handle_);
+}
+
+CK_SESSION_HANDLE LoadedModule::open_session(const std::string& pin, CK_SLOT_ID slot) const {
+  CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+  CK_RV rv = fn_->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session);
+  BOOST_REQUIRE_MESSAGE(rv == CKR_OK, "C_OpenSession: " << rv_text(rv));
+  if (!pin.empty()) {
+    rv = fn_->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data())),
+                      pin.size());
+    BOOST_REQUIRE_MESSAGE(rv == CKR_OK, "C_Login: " << rv_text(rv));
+  }
+  return session;
+}
+
+CK_OBJECT_HANDLE LoadedModule::find_one(CK_SESSION_HANDLE session, CK_OBJECT_CLASS object_class) const {
+  CK_ATTRIBUTE match{CKA_CLASS, &object_class, sizeof object_class};
+  BOOST_REQUIRE(fn_->C_FindObjectsInit(session, &match, 1) == CKR_OK);
+  CK_OBJECT_HANDLE found[4];
+  CK_ULONG count = 0;
+  BOOST_REQUIRE(fn_->C_FindObjects(session, found, 4, &count) == CKR_OK);
+  BOOST_REQUIRE(fn_->C_FindObjectsFinal(session) == CKR_OK);
+  BOOST_REQUIRE_MESSAGE(count == 1, "found " << count << " objects of class " << object_class);
+  return found[0];
+}

@@ -1,0 +1,66 @@
+// Integration test support: a real broker on a real SoftHSM token in a temporary directory,
+// made by the real keytool, and the built module loaded with dlopen as clients load it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "core/pkcs11.h"
+#include "temp_dir.h"
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command line; returns its exit status and output.
+CommandResult run_command(const std::string& command_line);
+
+class TempBroker {
+ public:
+  enum class With { nothing, key, key_and_consumer };
+  explicit TempBroker(With with = With::key_and_consumer);
+  TempBroker(const TempBroker&) = delete;
+  TempBroker& operator=(const TempBroker&) = delete;
+  ~TempBroker();
+
+  // Scratch space for the test; the broker itself is in broker_dir().
+  const fs::path& dir() const { return dir_.path(); }
+  fs::path broker_dir() const { return dir() / "broker"; }
+  fs::path conf() const { return broker_dir() / "brokerkey.conf"; }
+  const std::string& pin() const { return pin_; }  // the consumer "ci"'s PIN
+  // Runs `brokerkey ARGS` against this broker; fails the test unless it exits with `status`.
+  std::string keytool(const std::string& args, int status = 0) const;
+  std::string fingerprint() const;
+  // Runs a command with SOFTHSM2_CONF pointing at this broker's backend store.
+  CommandResult backend_command(const std::string& command_line) const;
+
+ private:
+  TempDir dir_;
+  std::string pin_;
+};
+
+// The built module, loaded and initialised; finalised and unloaded at the end.
+class LoadedModule {
+ public:
+  explicit LoadedModule(bool initialize = true);
+  LoadedModule(const LoadedModule&) = delete;
+  LoadedModule& operator=(const LoadedModule&) = delete;
+  ~LoadedModule();
+  CK_FUNCTION_LIST* operator->() const { return fn_; }
+  CK_FUNCTION_LIST* fn() const { return fn_; }
+
+  // A session on slot 0, logged in with `pin` unless it is empty.
+  CK_SESSION_HANDLE open_session(const std::string& pin, CK_SLOT_ID slot = 0) const;
+  // The one object of `object_class` the session finds; fails the test otherwise.
+  CK_OBJECT_HANDLE find_one(CK_SESSION_HANDLE session, CK_OBJECT_CLASS object_class) const;
+
+ private:
+  void* handle_ = nullptr;
+  CK_FUNCTION_LIST* fn_ = nullptr;
+  bool initialized_ = false;
+};
+
+std::string rv_text(CK_RV rv);

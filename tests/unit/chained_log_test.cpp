@@ -1,0 +1,134 @@
+#define BOOST_TEST_MODULE chained_log
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+
+#include "core/chained_log.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "temp_dir.h"
+
+using namespace brokerkey;
+
+namespace {
+const TimePoint kT0 = *parse_rfc3339("2026-01-01T00:00:00Z");
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+void write_all(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(records_chain_and_verify) {
+  TempDir dir;
+  ChainedLog log(dir.path() / "log.jsonl");
+  auto first = log.append("init", {{"x", 1}}, kT0);
+  auto second = log.append("note", {{"y", "z"}}, kT0 + Days(1));
+  BOOST_TEST(first.at("seq").to_number<std::int64_t>() == 1);
+  BOOST_TEST(second.at("seq").to_number<std::int64_t>() == 2);
+  BOOST_TEST(first.at("prev").as_string() == kGenesisPrev);
+  auto lines = log.read_lines();
+  BOOST_REQUIRE(lines.size() == 2u);
+  BOOST_TEST(second.at("prev").as_string() == hash_of_line(lines[0]));
+  BOOST_TEST(!verify_chain(lines));
+  BOOST_TEST(parse_record(lines[1]).at("time").as_string() == "2026-01-02T00:00:00Z");
+  struct stat info {};
+  ::stat(log.path().c_str(), &info);
+  BOOST_TEST((info.st_mode & 0777) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(every_single_byte_change_names_its_record) {
+  TempDir dir;
+  ChainedLog log(dir.path() / "log.jsonl");
+  for (int i = 0; i < 3; ++i) log.append("note", {{"i", i}}, kT0);
+  std::string original = read_all(log.path());
+  std::size_t second_start = original.find('\n') + 1;
+  std::size_t third_start = original.find('\n', second_start) + 1;
+  for (std::size_t at = 0; at < original.size(); ++at) {
+    if (original[at] == '\n') continue;
+    std::string changed = original;
+    changed[at] = changed[at] == 'a' ? 'b' : 'a';
+    write_all(log.path(), changed);
+    auto fault = verify_chain(log.read_lines());
+    BOOST_REQUIRE_MESSAGE(fault, "byte " << at << " changed undetected");
+    std::size_t expected_line = at < second_start ? 1 : at < third_start ? 2 : 3;
+    BOOST_TEST(fault->line == expected_line, "byte " << at << ": " << fault->problem);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(removed_or_reordered_records_are_detected) {
+  TempDir dir;
+  ChainedLog log(dir.path() / "log.jsonl");
+  for (int i = 0; i < 3; ++i) log.append("note", {{"i", i}}, kT0);
+  auto lines = log.read_lines();
+  auto fault = verify_chain({lines[0], lines[2]});
+  BOOST_REQUIRE(fault);
+  BOOST_TEST(fault->line == 2u);
+  fault = verify_chain({lines[1], lines[0], lines[2]});
+  BOOST_REQUIRE(fault);
+  BOOST_TEST(fault->line == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(torn_tail_is_ignored_by_readers_and_removed_by_the_next_writer) {
+  TempDir dir;
+  ChainedLog log(dir.path() / "log.jsonl");
+  log.append("note", {{"i", 1}}, kT0);
+  std::string intact = read_all(log.path());
+  write_all(log.path(), intact + "{\"seq\":2,\"time\":\"20");
+  BOOST_TEST(log.read_lines().size() == 1u);
+  log.append("note", {{"i", 2}}, kT0);
+  auto lines = log.read_lines();
+  BOOST_TEST(lines.size() == 2u);
+  BOOST_TEST(!verify_chain(lines));
+  BOOST_TEST(read_all(log.path()).rfind(intact, 0) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(validator_refuses_without_writing) {
+  TempDir dir;
+  ChainedLog log(dir.path() / "log.jsonl");
+  log.append("note", {}, kT0);
+  std::string before = read_all(log.path());
+  BOOST_CHECK_THROW(log.append("note", {}, kT0,
+                               [](const std::vector<std::string>& lines) {
+                                 BOOST_TEST(lines.size() == 2u);
+                                 throw invalid_input("no");
+                               }),
+                    Error);
+  BOOST_TEST(read_all(log.path()) == before);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_lose_nothing) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  constexpr int kWriters = 4, kEach = 25;
+  std::vector<pid_t> children;
+  for (int w = 0; w < kWriters; ++w) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ChainedLog log(path);
+      for (int i = 0; i < kEach; ++i) log.append("note", {{"writer", w}, {"i", i}}, kT0);
+      ::_exit(0);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  }
+  auto lines = ChainedLog(path).read_lines();
+  BOOST_TEST(lines.size() == std::size_t{kWriters * kEach});
+  BOOST_TEST(!verify_chain(lines));
+}
+
+BOOST_AUTO_TEST_CASE(missing_log_has_no_lines) {
+  TempDir dir;
+  BOOST_TEST(ChainedLog(dir.path() / "absent.jsonl").read_lines().empty());
+}

@@ -1,0 +1,32 @@
+#define BOOST_TEST_MODULE clock
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+using namespace brokerkey;
+
+BOOST_AUTO_TEST_CASE(rfc3339_round_trip) {
+  auto t = parse_rfc3339("2026-11-22T07:00:05Z");
+  BOOST_REQUIRE(t);
+  BOOST_TEST(format_rfc3339(*t) == "2026-11-22T07:00:05Z");
+  BOOST_TEST(format_rfc3339(*parse_rfc3339("2024-02-29")) == "2024-02-29T00:00:00Z");
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_rejects_malformed_times) {
+  for (const char* bad : {"", "2026-11-22T07:00:05", "2026-11-22 07:00:05Z", "2025-02-29",
+                          "2026-13-01", "2026-11-22T24:00:00Z", "2026-11-22T07:00:05+01:00",
+                          "26-11-22"}) {
+    BOOST_TEST(!parse_rfc3339(bad), bad);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(test_clock_override) {
+  ::setenv("BROKERKEY_TEST_NOW", "2030-01-01T00:00:00Z", 1);
+  BOOST_TEST(format_rfc3339(now()) == "2030-01-01T00:00:00Z");
+  ::setenv("BROKERKEY_TEST_NOW", "soon", 1);
+  BOOST_CHECK_THROW(now(), Error);
+  ::unsetenv("BROKERKEY_TEST_NOW");
+  BOOST_TEST((now() > *parse_rfc3339("2025-01-01")));
+}
