@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/pkcs11_backend.h"
+#include "softhsm_template.h"
 
 namespace brokerkey {
 
@@ -45,13 +46,10 @@ BackendConfig embedded_softhsm(const fs::path& dir, const std::string& token_lab
                      " missing): apt-get install softhsm2, or name your HSM with --backend-module");
   }
   make_private_directory(dir / "tokens");
-  write_new_file(dir / "softhsm2.conf",
-                 "# SoftHSMv2 store of this broker; written by brokerkey init.\n"
-                 "directories.tokendir = " + (dir / "tokens").string() + "\n"
-                 "objectstore.backend = file\n"
-                 "log.level = ERROR\n"
-                 "slots.removable = false\n",
-                 kPrivateFile);
+  std::string conf(kSoftHsmTemplate);
+  std::string placeholder = "@TOKEN_DIR@";
+  conf.replace(conf.find(placeholder), placeholder.size(), (dir / "tokens").string());
+  write_new_file(dir / "softhsm2.conf", conf, kPrivateFile);
   Secret so_pin = generate_pin();
   Secret user_pin = generate_pin();
   BackendConfig backend{module, token_label + "-store", dir / "backend.pin",

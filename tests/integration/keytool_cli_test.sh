@@ -1,0 +1,136 @@
+# The keytool as a user runs it: every command's help, one clear line and a non-zero exit for
+# every mistake, and nothing lost or half-written when it refuses.
+source "$(dirname "$0")/lib.sh"
+B=$WORK/broker
+
+for command in init mint status pubkey fingerprint consumer audit; do
+  expect 0 "$command --help" -- "$BROKERKEY" "$command" --help
+  contains "usage: brokerkey $command" "$command help"
+done
+expect 0 "overview" -- "$BROKERKEY" --help
+expect 2 "unknown command" -- "$BROKERKEY" frobnicate
+one_line "unknown command"
+expect 2 "unknown option" -- "$BROKERKEY" status --colour
+one_line "unknown option"
+contains "unknown option '--colour'" "unknown option named"
+
+expect 1 "no configuration" -- "$BROKERKEY" status
+one_line "no configuration"
+contains "no brokerkey configuration found" "no configuration message"
+
+# init: creates everything private, refuses to overwrite.
+expect 0 "init" -- "$BROKERKEY" init --dir "$B" --service acme --purpose git-signing --env prod
+contains "export BROKERKEY_CONF=$B/brokerkey.conf" "init prints the export line"
+export BROKERKEY_CONF=$B/brokerkey.conf
+[ "$(stat -c %a "$B")" = 700 ] && pass || fail "broker dir mode $(stat -c %a "$B")"
+for f in backend.pin backend-so.pin brokerkey.conf ledger.jsonl; do
+  [ "$(stat -c %a "$B/$f")" = 600 ] && pass || fail "$f mode $(stat -c %a "$B/$f")"
+done
+snapshot() { (cd "$B" && find . -type f -exec sha256sum {} + | sort); }
+before=$(snapshot)
+expect 1 "init refuses an existing broker" -- "$BROKERKEY" init --dir "$B"
+one_line "init refusal"
+contains "already holds a broker" "init refusal message"
+[ "$(snapshot)" = "$before" ] && pass || fail "refused init changed the broker"
+mkdir "$WORK/nonempty" && touch "$WORK/nonempty/file"
+expect 1 "init refuses a non-empty directory" -- "$BROKERKEY" init --dir "$WORK/nonempty"
+[ -f "$WORK/nonempty/file" ] && [ "$(ls "$WORK/nonempty" | wc -l)" -eq 1 ] && pass || fail "non-empty dir touched"
+expect 1 "failed init leaves nothing" -- "$BROKERKEY" init --dir "$WORK/half" \
+  --backend-module /nonexistent.so --backend-token x --backend-pin-file /nonexistent.pin
+[ ! -e "$WORK/half" ] && pass || fail "failed init left $WORK/half"
+expect 2 "backend options go together" -- "$BROKERKEY" init --dir "$WORK/x" --backend-module /a.so
+expect 1 "bad token label" -- "$BROKERKEY" init --dir "$WORK/y" --token-label "has space"
+[ ! -e "$WORK/y" ] && pass || fail "bad init left $WORK/y"
+
+# mint: label rules first, then one key, never a second.
+expect 0 "status before mint" -- "$BROKERKEY" status
+contains "current key: none" "status without key"
+before=$(snapshot)
+expect 1 "mint refuses a bad service" -- "$BROKERKEY" mint --service ACME
+one_line "bad service"
+contains "service 'ACME'" "bad service named"
+expect 1 "mint refuses ed25519 as purpose" -- "$BROKERKEY" mint --purpose ed25519
+[ "$(snapshot)" = "$before" ] && pass || fail "refused mint changed the broker"
+expect 0 "mint" -- "$BROKERKEY" mint
+contains "acme-git-signing-ed25519-prod" "mint label"
+contains "uri:          pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private" "mint uri"
+FP=$("$BROKERKEY" pubkey --format fingerprint)
+contains "fingerprint:  $FP" "mint prints the fingerprint"
+contains "SHA256:" "mint prints the OpenSSH fingerprint too"
+grep -q "\"event\":\"mint\".*\"fingerprint\":\"$FP\"" "$B/ledger.jsonl" && pass || fail "ledger mint record"
+before=$(snapshot)
+expect 1 "second mint refused" -- "$BROKERKEY" mint
+one_line "second mint"
+contains "is current" "second mint message"
+[ "$(snapshot)" = "$before" ] && pass || fail "refused mint changed the broker"
+
+# pubkey: every format names the same key.
+"$BROKERKEY" pubkey --format raw > "$WORK/raw"
+[ "$(stat -c %s "$WORK/raw")" -eq 32 ] && pass || fail "raw key size"
+[ "$(sha256sum < "$WORK/raw" | cut -c1-64)" = "$FP" ] && pass || fail "fingerprint is not SHA-256 of raw"
+"$BROKERKEY" pubkey --format ssh > "$WORK/key.pub"
+grep -q '^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA' "$WORK/key.pub" && pass || fail "ssh format"
+SSHFP=$(ssh-keygen -l -f "$WORK/key.pub" | awk '{print $2}')
+expect 0 "status" -- "$BROKERKEY" status
+contains "ssh:          $SSHFP" "status shows the OpenSSH fingerprint ssh-keygen computes"
+contains "fingerprint:  $FP" "status shows the raw-key fingerprint"
+"$BROKERKEY" pubkey --format pem > "$WORK/key.pem"
+openssl pkey -pubin -in "$WORK/key.pem" -outform DER | tail -c 32 | cmp -s - "$WORK/raw" && pass || fail "pem key differs"
+expect 2 "unknown format" -- "$BROKERKEY" pubkey --format jwk
+expect 1 "no overlap key" -- "$BROKERKEY" pubkey --role overlap
+contains "no overlap key" "overlap message"
+expect 0 "status --json" -- "$BROKERKEY" status --json
+contains "\"current\":\"$FP\"" "json current"
+
+# The validation hook through the deployed module.
+expect 0 "fingerprint" -- "$BROKERKEY" fingerprint
+[ "$OUT" = "$FP" ] && pass || fail "fingerprint output: $OUT"
+expect 0 "fingerprint --check" -- "$BROKERKEY" fingerprint --check --module "$MODULE"
+contains "ok  current  acme-git-signing-ed25519-prod  $FP" "check result"
+
+# consumers
+expect 0 "consumer add" -- "$BROKERKEY" consumer add deploy-bot
+contains "deploy-bot:" "PIN printed"
+if grep -q "$(grep -o 'deploy-bot:[a-z0-9]*' <<<"$OUT" | cut -d: -f2)" "$B/brokerkey.conf"; then
+  fail "the PIN is stored in clear"
+else
+  pass
+fi
+expect 1 "duplicate consumer" -- "$BROKERKEY" consumer add deploy-bot
+one_line "duplicate consumer"
+expect 1 "bad consumer name" -- "$BROKERKEY" consumer add "Bad Name"
+expect 0 "consumer list" -- "$BROKERKEY" consumer list
+[ "$OUT" = "deploy-bot" ] && pass || fail "consumer list: $OUT"
+expect 0 "consumer remove" -- "$BROKERKEY" consumer remove deploy-bot
+expect 1 "remove unknown consumer" -- "$BROKERKEY" consumer remove deploy-bot
+expect 2 "consumer without action" -- "$BROKERKEY" consumer
+
+# audit
+expect 0 "audit verify" -- "$BROKERKEY" audit verify
+contains "ledger $B/ledger.jsonl: 4 records, chain intact" "audit verify count"
+expect 0 "audit list" -- "$BROKERKEY" audit list
+[ "$(grep -c . <<<"$OUT")" -eq 4 ] && pass || fail "audit list: $OUT"
+expect 0 "audit list --event" -- "$BROKERKEY" audit list --event consumer_add --json
+[ "$(grep -c '"event":"consumer_add"' <<<"$OUT")" -eq 1 ] && pass || fail "event filter: $OUT"
+expect 0 "audit list --offset --limit" -- "$BROKERKEY" audit list --offset 1 --limit 2
+[ "$(grep -c . <<<"$OUT")" -eq 2 ] && pass || fail "paging: $OUT"
+grep -q '^2 ' <<<"$OUT" && pass || fail "offset skips the first: $OUT"
+expect 0 "audit list --since the future" -- "$BROKERKEY" audit list --since 2999-01-01
+[ -z "$OUT" ] && pass || fail "since filter: $OUT"
+expect 2 "bad --since" -- "$BROKERKEY" audit list --since yesterday
+expect 2 "bad --limit" -- "$BROKERKEY" audit list --limit -3
+
+cp "$B/ledger.jsonl" "$WORK/ledger.good"
+sed -i '2s/"label":"acme/"label":"acmf/' "$B/ledger.jsonl"
+expect 1 "audit verify finds the changed record" -- "$BROKERKEY" audit verify
+contains "record 2 (line 2) was altered" "audit names the record"
+expect 1 "status refuses a damaged ledger" -- "$BROKERKEY" status
+one_line "damaged ledger"
+cp "$WORK/ledger.good" "$B/ledger.jsonl"
+
+# A backend PIN file others can read is refused, with the fix in the message.
+chmod 644 "$B/backend.pin"
+expect 1 "mint-time PIN check" -- "$BROKERKEY" fingerprint --check --module "$MODULE"
+contains "chmod 600" "PIN file message"
+chmod 600 "$B/backend.pin"
+finish
