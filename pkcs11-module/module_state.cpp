@@ -36,8 +36,10 @@ namespace {
 
 std::mutex g_state_mutex;
 // Never destroyed: a client that exits without C_Finalize must not have the backend torn down
-// by a static destructor after the backend's own statics are gone.
-std::shared_ptr<ModuleState>& g_state = *new std::shared_ptr<ModuleState>();
+// by a static destructor after the backend's own statics are gone. Static storage rather than
+// the heap, so nothing is left behind when a client unloads the module.
+alignas(std::shared_ptr<ModuleState>) unsigned char g_state_storage[sizeof(std::shared_ptr<ModuleState>)];
+std::shared_ptr<ModuleState>& g_state = *new (g_state_storage) std::shared_ptr<ModuleState>();
 
 // After fork() the child must not use the parent's sessions or backend state: it sees
 // CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize itself. The parent's state is

@@ -99,7 +99,9 @@ std::string trim_padded(const unsigned char* field, std::size_t size) {
 
 BackendModule::BackendModule(const fs::path& path, const std::map<std::string, std::string>& env)
     : path_(path) {
-  handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: many modules (SoftHSM among them) do not survive being unloaded and loaded
+  // again in one process; p11-kit keeps them loaded too.
+  handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!handle_) {
     const char* why = ::dlerror();
     throw config_bad("cannot load backend module " + path.string() + ": " + (why ? why : "?"));

@@ -40,6 +40,14 @@ expect 0 "the key is still there" -- pkcs11-tool --module "$MODULE" -O --login -
 [ "$(grep -c 'Key Object' <<<"$OUT")" -eq 2 ] && pass || fail "objects changed: $OUT"
 
 URI="pkcs11:token=brokerkey;object=$LABEL"
+# Under the sanitizer build's LD_PRELOAD, p11tool deadlocks at exit inside glibc's locale lock
+# (p11-kit's destructor): p11tool runs in the regular build, which runs this same script.
+if [ -n "${BROKERKEY_SANITIZER_PRELOAD:-}" ]; then
+  echo "p11tool checks: regular build only (sanitizer preload)"
+  expect 0 "audit verify" -- "$BROKERKEY" audit verify
+  finish
+  exit
+fi
 expect 0 "p11tool lists by URI" -- p11tool --provider "$MODULE" --list-all "$URI"
 contains "Type: Public key (EdDSA (Ed25519))" "p11tool key type"
 expect 0 "p11tool lists private keys after login" -- p11tool --provider "$MODULE" --login \

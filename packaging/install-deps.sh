@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, on Debian 12, every package brokerkey needs to build, test and run its quick start.
+# Runs apt-get only when something is missing. Must run as root.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libssl-dev libp11-kit-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
+  softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

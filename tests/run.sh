@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds, runs every test with ctest; then
+# builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs them all again.
+# Usage: bash tests/run.sh   (as root, on Debian 12)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash packaging/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROKERKEY_TESTS=ON
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DBROKERKEY_SANITIZE=ON -DBROKERKEY_TESTS=ON
+cmake --build build-sanitize -j"$jobs"
+(cd build-sanitize && ctest --output-on-failure -j"$jobs")
