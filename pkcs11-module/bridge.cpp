@@ -18,6 +18,7 @@ namespace {
 constexpr std::size_t kSignatureSize = 64;
 constexpr std::size_t kMaxMessageSize = 64 * 1024 * 1024;  // multi-part data is held in memory
 constexpr CK_SLOT_ID kSlotCount = 2;
+constexpr std::size_t kMaxPinLength = 256;  // what CK_TOKEN_INFO announces
 
 std::mutex g_initialize_mutex;
 
@@ -231,13 +232,12 @@ CK_RV get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   pad(info->serialNumber, key->fingerprint.hex().substr(0, 16));
   // Not CKF_WRITE_PROTECTED: the spec would then require refusing read-write sessions, and
   // OpenSSH opens only those. Every write is refused call by call instead (refusals.cpp).
-  info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
-  if (role == SlotRole::current) info->flags |= CKF_LOGIN_REQUIRED;
+  info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED;
   info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
   info->ulSessionCount = state->sessions().count(role, false);
   info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
   info->ulRwSessionCount = state->sessions().count(role, true);
-  info->ulMaxPinLen = 256;
+  info->ulMaxPinLen = kMaxPinLength;
   info->ulMinPinLen = 1;
   info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
@@ -328,6 +328,7 @@ CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
     throw Error(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
   }
   if (pin.empty()) throw Error(CKR_PIN_INCORRECT, "empty PIN");
+  if (pin.size() > kMaxPinLength) throw Error(CKR_PIN_LEN_RANGE, "PIN longer than 256 bytes");
   // A consumer PIN is "<consumer>:<secret>" (consumer add prints it). The config is read anew,
   // so a consumer added or removed since C_Initialize counts at once.
   std::string_view text(reinterpret_cast<const char*>(pin.data()), pin.size());
@@ -504,8 +505,11 @@ CK_RV verify_final(CK_SESSION_HANDLE handle, ByteView signature) {
 CK_RV generate_random(CK_SESSION_HANDLE handle, CK_BYTE_PTR data, CK_ULONG length) {
   current_state()->sessions().get(handle);
   if (!data && length > 0) throw arguments_bad("NULL output");
-  if (length > 0 && RAND_bytes(data, static_cast<int>(length)) != 1) {
-    throw crypto_failed("RAND_bytes failed");
+  while (length > 0) {
+    int chunk = static_cast<int>(std::min<CK_ULONG>(length, 1 << 20));
+    if (RAND_bytes(data, chunk) != 1) throw crypto_failed("RAND_bytes failed");
+    data += chunk;
+    length -= static_cast<CK_ULONG>(chunk);
   }
   return CKR_OK;
 }

@@ -52,6 +52,7 @@ bool Object::matches(std::span<const CK_ATTRIBUTE> template_) const {
     if (found == attributes_.end() || found->second.sensitive) return false;
     const Bytes& value = found->second.value;
     if (wanted.ulValueLen != value.size()) return false;
+    if (!value.empty() && !wanted.pValue) return false;
     if (!value.empty() && std::memcmp(wanted.pValue, value.data(), value.size()) != 0) return false;
   }
   return true;
@@ -110,7 +111,9 @@ Attributes key_common(const KeyRecord& key, SlotRole slot, CK_OBJECT_CLASS objec
   a.insert({
       {CKA_KEY_TYPE, scalar<CK_KEY_TYPE>(CKK_EC_EDWARDS)},
       {CKA_START_DATE, date(key.created)},
-      {CKA_END_DATE, date(key.rotation_due)},
+      // Its validity: from the record that committed it until its rotation is due, or, once
+      // rotated out, until its overlap window closes.
+      {CKA_END_DATE, date(key.overlap_until.value_or(key.rotation_due))},
       {CKA_DERIVE, boolean(false)},
       {CKA_LOCAL, boolean(true)},
       {CKA_KEY_GEN_MECHANISM, scalar<CK_MECHANISM_TYPE>(CKM_EC_EDWARDS_KEY_PAIR_GEN)},

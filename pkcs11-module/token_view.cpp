@@ -71,6 +71,8 @@ std::shared_ptr<const TokenView> build_token_view(const Config& config, Backend&
     log_error(std::string("no key shown: ") + e.what());
     view->slots[0] = {};
     view->slots[1] = {};
+    // The cause may pass (a busy backend): look again soon, not only when the ledger changes.
+    view->valid_until = at + std::chrono::seconds(2);
   }
   return view;
 }

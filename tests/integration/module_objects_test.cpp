@@ -230,4 +230,7 @@ BOOST_FIXTURE_TEST_CASE(find_matches_by_template, Fixture) {
   BOOST_REQUIRE(module->C_FindObjectsFinal(s) == CKR_OK);
   BOOST_TEST(module->C_FindObjectsFinal(s) == CKR_OPERATION_NOT_INITIALIZED);
   BOOST_TEST(module->C_FindObjectsInit(s, nullptr, 1) == CKR_ARGUMENTS_BAD);
+  // A template attribute with a length but no value matches nothing (and reads nothing).
+  CK_ATTRIBUTE no_value{CKA_ID, nullptr, 32};
+  BOOST_TEST(count_matches(&no_value, 1) == 0u);
 }

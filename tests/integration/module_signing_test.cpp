@@ -158,6 +158,7 @@ BOOST_FIXTURE_TEST_CASE(login_rules, Fixture) {
   BOOST_TEST(login(session, CKU_SO, pin) == CKR_ACTION_PROHIBITED);
   BOOST_TEST(login(session, 7, pin) == CKR_USER_TYPE_INVALID);
   BOOST_TEST(module->C_Login(session, CKU_USER, nullptr, 4) == CKR_ARGUMENTS_BAD);
+  BOOST_TEST(login(session, CKU_USER, pin + std::string(300, 'x')) == CKR_PIN_LEN_RANGE);
   BOOST_REQUIRE(module->C_GetSessionInfo(session, &info) == CKR_OK);
   BOOST_TEST(info.state == CKS_RW_PUBLIC_SESSION);
 
