@@ -24,6 +24,10 @@ extern const Command kPubkeyCommand;
 extern const Command kFingerprintCommand;
 extern const Command kConsumerCommand;
 extern const Command kAuditCommand;
+extern const Command kRotateCommand;
+extern const Command kRetireCommand;
+extern const Command kRevokeCommand;
+extern const Command kAllowedSignersCommand;
 
 // What most commands start from: the located config and the ledger it names.
 struct Broker {

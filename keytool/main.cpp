@@ -15,7 +15,8 @@ using brokerkey::Command;
 const Command* const kCommands[] = {
     &brokerkey::kInitCommand,        &brokerkey::kMintCommand,     &brokerkey::kStatusCommand,
     &brokerkey::kPubkeyCommand,      &brokerkey::kFingerprintCommand,
-    &brokerkey::kConsumerCommand,    &brokerkey::kAuditCommand,
+    &brokerkey::kRotateCommand,      &brokerkey::kRetireCommand,   &brokerkey::kRevokeCommand,
+    &brokerkey::kAllowedSignersCommand, &brokerkey::kConsumerCommand, &brokerkey::kAuditCommand,
 };
 
 void print_overview() {
@@ -23,7 +24,7 @@ void print_overview() {
                "Keeps one broker-wide Ed25519 signing key inside a key store and serves it\n"
                "through PKCS#11 (libbrokerkey-pkcs11.so).\n\ncommands:\n";
   for (const Command* command : kCommands) {
-    std::printf("  %-12s %s\n", std::string(command->name).c_str(),
+    std::printf("  %-16s %s\n", std::string(command->name).c_str(),
                 std::string(command->summary).c_str());
   }
   std::cout << "\n'brokerkey COMMAND --help' describes one command. The configuration is found\n"

@@ -136,6 +136,9 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
     } else if (event == "rotate") {
       KeyRecord& from = existing(state, view, "from");
       if (from.status_at(at) != KeyStatus::current) view.fail("rotates from a key that is not current");
+      if (const KeyRecord* open = state.overlap(at)) {
+        view.fail("rotates while " + open->fingerprint.hex() + " is still in its overlap window");
+      }
       from.superseded_at = at;
       from.overlap_until = view.time("overlap_until");
       KeyRecord next = new_key(view, at);
