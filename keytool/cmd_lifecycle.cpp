@@ -101,7 +101,10 @@ int run_retire(const cli::Args& args) {
   }
   Pkcs11Backend backend(broker.config.backend);
   for (const KeyRecord* key : keys) {
-    broker.ledger.append("retire", {{"fingerprint", key->fingerprint.hex()}, {"label", key->label}});
+    // Already retired (a retire that crashed after its record): only the destruction is owed.
+    if (!key->retired_at) {
+      broker.ledger.append("retire", {{"fingerprint", key->fingerprint.hex()}, {"label", key->label}});
+    }
     destroy_after_record(backend, *key, "retire");
     std::cout << "Retired " << key->label << " " << key->fingerprint.hex()
               << ": its private key is destroyed; its public key stays in the ledger.\n";
@@ -122,7 +125,8 @@ int run_revoke(const cli::Args& args) {
   }
   Pkcs11Backend backend(broker.config.backend);
   bool was_current = key.status_at(now()) == KeyStatus::current;
-  broker.ledger.append("revoke", fields);
+  // Already revoked (a revoke that crashed after its record): only the destruction is owed.
+  if (!key.revoked_at) broker.ledger.append("revoke", fields);
   destroy_after_record(backend, key, "revoke");
   std::cout << "Revoked " << key.label << " " << key.fingerprint.hex()
             << ": it is gone from every slot and destroyed in the backend.\n";

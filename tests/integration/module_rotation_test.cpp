@@ -205,3 +205,56 @@ BOOST_AUTO_TEST_CASE(lifecycle_refusals_change_nothing) {
   broker.keytool("retire --expired");
   broker.keytool("rotate");
 }
+
+namespace {
+// The key pairs the backend token holds, as its own tool counts them.
+int backend_key_pairs(const TempBroker& broker) {
+  std::string pin = run_command("cat " + (broker.broker_dir() / "backend.pin").string()).output;
+  pin.erase(pin.find_last_not_of('\n') + 1);
+  CommandResult r = broker.backend_command(
+      "pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label brokerkey-store "
+      "--login --pin '" + pin + "' -O --type privkey");
+  BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
+  int count = 0;
+  for (std::size_t at = 0; (at = r.output.find("Private Key Object", at)) != std::string::npos; ++at) ++count;
+  return count;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_crash_mid_mint_leaves_only_an_uncommitted_key) {
+  Year year;
+  TempBroker broker(TempBroker::With::nothing);
+  std::string ledger = (broker.broker_dir() / "ledger.jsonl").string();
+  std::string before = run_command("cat " + ledger).output;
+  CommandResult crashed = run_command("BROKERKEY_TEST_CRASH_AT=mint:after-generate " +
+                                      std::string(BROKERKEY_TOOL) + " mint");
+  BOOST_TEST(crashed.status != 0);
+  BOOST_TEST(run_command("cat " + ledger).output == before);  // nothing committed
+  BOOST_TEST(backend_key_pairs(broker) == 1);                 // the leftover
+  LoadedModule module;
+  CK_ULONG count = 9;
+  BOOST_REQUIRE(module->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
+  BOOST_TEST(count == 0u);  // never shown: no record names it
+  broker.keytool("audit verify");
+  broker.keytool("mint");
+  BOOST_TEST(backend_key_pairs(broker) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_crash_mid_retire_is_completed_by_running_it_again) {
+  Year year;
+  TempBroker broker(TempBroker::With::key);
+  std::string old_fingerprint = broker.fingerprint();
+  broker.keytool("rotate --overlap 1d");
+  set_time(day(2));
+  CommandResult crashed = run_command("BROKERKEY_TEST_CRASH_AT=retire:after-record " +
+                                      std::string(BROKERKEY_TOOL) + " retire " + old_fingerprint);
+  BOOST_TEST(crashed.status != 0);
+  BOOST_TEST(backend_key_pairs(broker) == 2);  // recorded, not yet destroyed
+  std::string records = broker.keytool("audit list --event retire");
+  BOOST_TEST(records.find(old_fingerprint) != std::string::npos);
+  broker.keytool("retire " + old_fingerprint);
+  BOOST_TEST(backend_key_pairs(broker) == 1);
+  BOOST_TEST(broker.keytool("audit list --event retire --json").find("\"seq\"") ==
+             broker.keytool("audit list --event retire --json").rfind("\"seq\""));  // one record
+  broker.keytool("audit verify");
+}
