@@ -28,6 +28,8 @@ extern const Command kRotateCommand;
 extern const Command kRetireCommand;
 extern const Command kRevokeCommand;
 extern const Command kAllowedSignersCommand;
+extern const Command kCheckCommand;
+extern const Command kHealthCommand;
 
 // What most commands start from: the located config and the ledger it names.
 struct Broker {

@@ -37,6 +37,8 @@ class Backend {
   virtual PublicKey generate(std::string_view label) = 0;
   // Destroys the private key (and public key object) whose CKA_ID is the fingerprint.
   virtual void destroy(const Fingerprint& fingerprint) = 0;
+  // Destroys every object with this CKA_ID: a key no ledger record committed.
+  virtual void destroy_by_id(ByteView id) = 0;
   // Every key pair on the backend token, for health checks.
   virtual std::vector<BackendKey> list_keys() = 0;
 };

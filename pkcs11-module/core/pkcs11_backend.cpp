@@ -215,14 +215,17 @@ PublicKey Pkcs11Backend::generate(std::string_view label) {
 }
 
 void Pkcs11Backend::destroy(const Fingerprint& fingerprint) {
-  Lease lease(*this);
-  auto objects = find_objects(module_.fn(), lease.get(), {attribute(CKA_ID, fingerprint.bytes.data(),
-                                                      fingerprint.bytes.size())});
-  for (CK_OBJECT_HANDLE object : objects) {
-    check_backend(module_.fn()->C_DestroyObject(lease.get(), object), "C_DestroyObject");
-  }
+  destroy_by_id(fingerprint.bytes);
   std::unique_lock lock(handles_mutex_);
   private_handles_.erase(fingerprint);
+}
+
+void Pkcs11Backend::destroy_by_id(ByteView id) {
+  Lease lease(*this);
+  for (CK_OBJECT_HANDLE object :
+       find_objects(module_.fn(), lease.get(), {attribute(CKA_ID, id.data(), id.size())})) {
+    check_backend(module_.fn()->C_DestroyObject(lease.get(), object), "C_DestroyObject");
+  }
 }
 
 std::vector<BackendKey> Pkcs11Backend::list_keys() {

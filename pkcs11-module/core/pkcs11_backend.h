@@ -23,6 +23,7 @@ class Pkcs11Backend final : public Backend {
   Signature sign(const Fingerprint& fingerprint, ByteView message) override;
   PublicKey generate(std::string_view label) override;
   void destroy(const Fingerprint& fingerprint) override;
+  void destroy_by_id(ByteView id) override;
   std::vector<BackendKey> list_keys() override;
 
  private:

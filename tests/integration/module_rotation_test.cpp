@@ -258,3 +258,50 @@ BOOST_AUTO_TEST_CASE(a_crash_mid_retire_is_completed_by_running_it_again) {
              broker.keytool("audit list --event retire --json").rfind("\"seq\""));  // one record
   broker.keytool("audit verify");
 }
+
+BOOST_AUTO_TEST_CASE(check_exit_codes_follow_the_year) {
+  Year year;
+  TempBroker broker(TempBroker::With::key_and_consumer);
+  broker.keytool("check");                          // day 0: healthy
+  set_time(day(350));
+  std::string due = broker.keytool("check", 1);    // due within 30 days
+  BOOST_TEST(due.find("rotation due") != std::string::npos);
+  BOOST_TEST(due.find("brokerkey rotate") != std::string::npos);
+  broker.keytool("check --warn-days 10");           // not within 10
+  set_time(day(366));
+  broker.keytool("check", 1);                       // overdue
+  broker.keytool("rotate --overlap 30d");
+  broker.keytool("check");
+  set_time(day(400));
+  std::string ended = broker.keytool("check --json", 1);  // window ended, not retired
+  BOOST_TEST(ended.find("without retirement") != std::string::npos);
+  broker.keytool("retire --expired");
+  broker.keytool("check");
+}
+
+BOOST_AUTO_TEST_CASE(health_repairs_what_crashes_left_and_nothing_else) {
+  Year year;
+  TempBroker broker(TempBroker::With::key_and_consumer);
+  std::string first = broker.fingerprint();
+  // An interrupted rotate: an uncommitted key pair in the backend.
+  run_command("BROKERKEY_TEST_CRASH_AT=rotate:after-generate " + std::string(BROKERKEY_TOOL) + " rotate");
+  BOOST_TEST(backend_key_pairs(broker) == 2);
+  std::string found = broker.keytool("check", 2);
+  BOOST_TEST(found.find("named by no ledger record") != std::string::npos);
+  BOOST_TEST(found.find("brokerkey health --repair") != std::string::npos);
+  broker.keytool("health --repair");
+  BOOST_TEST(backend_key_pairs(broker) == 1);
+  BOOST_TEST(broker.fingerprint() == first);  // the current key is untouched
+  broker.keytool("fingerprint --check --module " BROKERKEY_MODULE_PATH);
+
+  // An interrupted revoke: recorded, not yet destroyed.
+  broker.keytool("rotate --overlap 5d");
+  run_command("BROKERKEY_TEST_CRASH_AT=revoke:after-record " + std::string(BROKERKEY_TOOL) +
+              " revoke " + first + " --reason test");
+  BOOST_TEST(backend_key_pairs(broker) == 2);
+  broker.keytool("check", 2);
+  broker.keytool("health --repair");
+  BOOST_TEST(backend_key_pairs(broker) == 1);
+  broker.keytool("check");
+  broker.keytool("audit verify");
+}

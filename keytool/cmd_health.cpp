@@ -1,0 +1,185 @@
+// brokerkey check and brokerkey health: do the ledger, the backend and the configuration
+// agree, and is a rotation due? One assessment serves both; health --repair acts on it.
+#include <boost/json.hpp>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "commands.h"
+#include "core/error.h"
+#include "core/pkcs11_backend.h"
+
+namespace brokerkey {
+
+namespace {
+
+enum class Severity { warning = 1, inconsistency = 2 };
+
+struct Finding {
+  Severity severity;
+  std::string what;
+  std::string fix;  // the command that deals with it
+  std::optional<Fingerprint> leftover;  // a backend key --repair may destroy
+  Bytes leftover_id;
+};
+
+struct Assessment {
+  std::vector<Finding> findings;
+  int exit_code() const {
+    int code = 0;
+    for (const auto& f : findings) code = std::max(code, static_cast<int>(f.severity));
+    return code;
+  }
+};
+
+Assessment assess(const Config& config, Backend* backend, int warn_days) {
+  Assessment result;
+  auto add = [&](Severity s, std::string what, std::string fix) {
+    result.findings.push_back({s, std::move(what), std::move(fix), std::nullopt, {}});
+  };
+  Ledger ledger(config.ledger);
+  std::vector<std::string> lines = ledger.lines();
+  if (auto fault = verify_chain(lines)) {
+    add(Severity::inconsistency, "ledger record at line " + std::to_string(fault->line) + " " + fault->problem,
+        "brokerkey audit verify; restore the ledger from a copy");
+    return result;
+  }
+  LedgerState state = fold_ledger(lines);
+  TimePoint at = now();
+
+  const KeyRecord* current = state.current(at);
+  if (!current) {
+    add(Severity::warning, "no current key", "brokerkey mint");
+  } else if (current->rotation_due <= at) {
+    add(Severity::warning, "rotation overdue since " + format_rfc3339(current->rotation_due), "brokerkey rotate");
+  } else if (current->rotation_due <= at + Days(warn_days)) {
+    add(Severity::warning, "rotation due " + format_rfc3339(current->rotation_due), "brokerkey rotate");
+  }
+  for (const auto& key : state.keys) {
+    if (key.status_at(at) == KeyStatus::superseded) {
+      add(Severity::warning, "overlap window of " + key.fingerprint.hex() + " ended " +
+                                 format_rfc3339(*key.overlap_until) + " without retirement",
+          "brokerkey retire --expired");
+    }
+  }
+
+  std::set<std::string> configured;
+  for (const auto& consumer : config.consumers) configured.insert(consumer.name);
+  if (configured != state.consumers) {
+    add(Severity::inconsistency, "the configuration's consumers differ from the ledger's",
+        "compare 'brokerkey consumer list' with 'brokerkey audit list --event consumer_add'");
+  }
+
+  if (!backend) return result;
+  std::map<Bytes, BackendKey> held;
+  for (auto& key : backend->list_keys()) held[key.id] = std::move(key);
+  for (const auto& key : state.keys) {
+    Bytes id(key.fingerprint.bytes.begin(), key.fingerprint.bytes.end());
+    auto found = held.find(id);
+    KeyStatus status = key.status_at(at);
+    bool needed = status == KeyStatus::current || status == KeyStatus::overlap;
+    if (needed && (found == held.end() || !found->second.public_key ||
+                   *found->second.public_key != key.public_key ||
+                   (status == KeyStatus::current && !found->second.has_private_key))) {
+      add(Severity::inconsistency, std::string(to_string(status)) + " key " + key.fingerprint.hex() +
+                                       " is missing from the backend or does not match the ledger",
+          "restore the backend token from its backup; the module does not show this key");
+    }
+    if ((status == KeyStatus::retired || status == KeyStatus::revoked) && found != held.end()) {
+      result.findings.push_back({Severity::inconsistency,
+                                 std::string(to_string(status)) + " key " + key.fingerprint.hex() +
+                                     " is still in the backend (an interrupted " +
+                                     (status == KeyStatus::retired ? "retire" : "revoke") + ")",
+                                 "brokerkey health --repair", key.fingerprint, id});
+    }
+    if (found != held.end()) held.erase(found);
+  }
+  for (const auto& [id, key] : held) {
+    result.findings.push_back({Severity::inconsistency,
+                               "backend key '" + key.label + "' (id " + hex_encode(id) +
+                                   ") is named by no ledger record (an interrupted mint or rotate)",
+                               "brokerkey health --repair", std::nullopt, id});
+  }
+  return result;
+}
+
+void print(const Assessment& result, bool json) {
+  if (json) {
+    boost::json::array findings;
+    for (const auto& f : result.findings) {
+      findings.push_back({{"severity", f.severity == Severity::warning ? "warning" : "inconsistency"},
+                          {"what", f.what},
+                          {"fix", f.fix}});
+    }
+    std::cout << boost::json::serialize(boost::json::object{{"status", result.exit_code()},
+                                                            {"findings", std::move(findings)}})
+              << "\n";
+    return;
+  }
+  if (result.findings.empty()) std::cout << "healthy: ledger, backend and configuration agree\n";
+  for (const auto& f : result.findings) {
+    std::cout << (f.severity == Severity::warning ? "warning: " : "inconsistent: ") << f.what
+              << "\n    run: " << f.fix << "\n";
+  }
+}
+
+int run_check(const cli::Args& args) {
+  Config config = load_config(locate_config());
+  int warn_days = static_cast<int>(args.count("warn-days").value_or(30));
+  Pkcs11Backend backend(config.backend);
+  Assessment result = assess(config, &backend, warn_days);
+  print(result, args.flag("json"));
+  return result.exit_code();
+}
+
+int run_health(const cli::Args& args) {
+  Config config = load_config(locate_config());
+  Pkcs11Backend backend(config.backend);
+  Assessment result = assess(config, &backend, static_cast<int>(args.count("warn-days").value_or(30)));
+  print(result, false);
+  if (!args.flag("repair")) return result.exit_code();
+  // Repair destroys only keys the ledger has ended or never named; assess() never marks a
+  // current, overlap or superseded key as a leftover.
+  int repaired = 0;
+  for (const auto& f : result.findings) {
+    if (f.leftover_id.empty()) continue;
+    if (f.leftover) {
+      backend.destroy(*f.leftover);
+    } else {
+      backend.destroy_by_id(f.leftover_id);
+    }
+    ++repaired;
+    std::cout << "repaired: destroyed backend key " << hex_encode(f.leftover_id) << "\n";
+  }
+  Assessment after = assess(config, &backend, static_cast<int>(args.count("warn-days").value_or(30)));
+  std::cout << "after repair (" << repaired << " keys destroyed):\n";
+  print(after, false);
+  return after.exit_code();
+}
+
+}  // namespace
+
+const Command kCheckCommand{
+    "check",
+    "for cron and monitoring: exit 0 healthy, 1 attention soon, 2 inconsistent",
+    "[--warn-days N] [--json]\n\n"
+    "Exit 0: healthy. Exit 1: the rotation is due within N days (default 30) or overdue, an\n"
+    "overlap window ended without retirement, or there is no current key. Exit 2: the ledger,\n"
+    "the backend and the configuration disagree (broken chain, missing key, leftover keys).\n"
+    "Each finding says what to run. packaging/brokerkey-check.timer runs it daily.\n",
+    {{"warn-days"}, {"json"}, 0, 0},
+    run_check,
+};
+
+const Command kHealthCommand{
+    "health",
+    "what check found, in full; --repair cleans what a crash left",
+    "[--warn-days N] [--repair]\n\n"
+    "Lists every finding of 'brokerkey check'. --repair completes interrupted retirements and\n"
+    "revocations and removes backend keys that no ledger record committed (an interrupted mint\n"
+    "or rotate). It never destroys a key the ledger names as current, overlap or superseded.\n",
+    {{"warn-days"}, {"repair"}, 0, 0},
+    run_health,
+};
+
+}  // namespace brokerkey
