@@ -115,16 +115,12 @@ BOOST_AUTO_TEST_CASE(a_swapped_backend_key_is_never_shown) {
   std::string fingerprint = broker.fingerprint();
   // Replace the backend key pair with another one under the same CKA_ID: the ledger's
   // fingerprint no longer matches the backend's public key.
-  std::string pin = run_command("cat " + (broker.broker_dir() / "backend.pin").string()).output;
-  pin.erase(pin.find_last_not_of('\n') + 1);
-  std::string tool = "pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label brokerkey-store "
-                     "--login --pin '" + pin + "' ";
   for (const char* type : {"privkey", "pubkey"}) {
-    CommandResult r = broker.backend_command(tool + "--delete-object --type " + type + " --id " + fingerprint);
+    CommandResult r = broker.backend_tool(std::string("--delete-object --type ") + type + " --id " + fingerprint);
     BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
   }
-  CommandResult r = broker.backend_command(tool + "--keypairgen --key-type EC:edwards25519 --id " +
-                                           fingerprint + " --label acme-git-signing-ed25519-prod");
+  CommandResult r = broker.backend_tool("--keypairgen --key-type EC:edwards25519 --id " + fingerprint +
+                                        " --label acme-git-signing-ed25519-prod");
   BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
 
   LoadedModule module;

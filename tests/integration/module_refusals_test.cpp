@@ -15,11 +15,7 @@ struct Fixture {
 
   // What the backend holds, as its own tool lists it.
   std::string backend_objects() const {
-    std::string pin = run_command("cat " + (broker.broker_dir() / "backend.pin").string()).output;
-    pin.erase(pin.find_last_not_of("\n") + 1);
-    CommandResult r = broker.backend_command(
-        "pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label brokerkey-store "
-        "--login --pin '" + pin + "' -O");
+    CommandResult r = broker.backend_tool("-O");
     BOOST_REQUIRE_MESSAGE(r.status == 0, r.output);
     return r.output;
   }

@@ -49,8 +49,11 @@ std::string TempBroker::fingerprint() const {
   return out.substr(0, 64);
 }
 
-CommandResult TempBroker::backend_command(const std::string& command_line) const {
-  return run_command("SOFTHSM2_CONF=" + (broker_dir() / "softhsm2.conf").string() + " " + command_line);
+CommandResult TempBroker::backend_tool(const std::string& args) const {
+  return run_command("SOFTHSM2_CONF=" + (broker_dir() / "softhsm2.conf").string() +
+                     " pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label "
+                     "brokerkey-store --login --pin \"$(cat " + (broker_dir() / "backend.pin").string() +
+                     ")\" " + args);
 }
 
 LoadedModule::LoadedModule(bool initialize) {

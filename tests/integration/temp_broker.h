@@ -34,8 +34,9 @@ class TempBroker {
   // Runs `brokerkey ARGS` against this broker; fails the test unless it exits with `status`.
   std::string keytool(const std::string& args, int status = 0) const;
   std::string fingerprint() const;
-  // Runs a command with SOFTHSM2_CONF pointing at this broker's backend store.
-  CommandResult backend_command(const std::string& command_line) const;
+  // Runs pkcs11-tool ARGS directly on the backend token (SoftHSM), logged in with the
+  // backend PIN: what the backend really holds, bypassing the module.
+  CommandResult backend_tool(const std::string& args) const;
 
  private:
   TempDir dir_;
