@@ -301,3 +301,49 @@ BOOST_AUTO_TEST_CASE(health_repairs_what_crashes_left_and_nothing_else) {
   broker.keytool("check");
   broker.keytool("audit verify");
 }
+
+// SIGKILL at every effect point of mint, rotate, retire and revoke: afterwards the chain
+// verifies, the module shows what the ledger names (and only that), no named key is lost, and
+// health --repair brings the broker back to healthy.
+BOOST_AUTO_TEST_CASE(killed_at_every_effect_point) {
+  struct Point {
+    const char* crash_at;
+    const char* command;  // FP is replaced by the current key's fingerprint
+  };
+  const Point points[] = {
+      {"generate:after-keypair", "mint"},       {"mint:after-generate", "mint"},
+      {"generate:after-keypair", "rotate"},     {"rotate:after-generate", "rotate"},
+      {"retire:after-record", "retire OLD"},    {"revoke:after-record", "revoke FP --reason x"},
+  };
+  for (const Point& point : points) {
+    BOOST_TEST_CONTEXT(point.crash_at << " during " << point.command) {
+      Year year;
+      bool minting = std::string(point.command) == "mint";
+      TempBroker broker(minting ? TempBroker::With::nothing : TempBroker::With::key);
+      std::string old_fingerprint;
+      if (std::string(point.command).rfind("retire", 0) == 0) {
+        old_fingerprint = broker.fingerprint();
+        broker.keytool("rotate --overlap 1d");
+        set_time(day(2));
+      }
+      std::string named = minting ? "" : broker.fingerprint();
+      std::string command = point.command;
+      if (auto at = command.find("FP"); at != std::string::npos) command.replace(at, 2, named);
+      if (auto at = command.find("OLD"); at != std::string::npos) command.replace(at, 3, old_fingerprint);
+
+      CommandResult crashed = run_command("BROKERKEY_TEST_CRASH_AT=" + std::string(point.crash_at) +
+                                          " " + BROKERKEY_TOOL + " " + command);
+      BOOST_TEST(crashed.status != 0, "the command was not killed: " << crashed.output);
+      broker.keytool("audit verify");
+      // The module shows exactly the ledger's current key, proved by the backend.
+      if (!named.empty() && command.rfind("revoke", 0) != 0) {
+        broker.keytool("fingerprint --check --module " BROKERKEY_MODULE_PATH);
+        BOOST_TEST(broker.fingerprint() == named);
+      }
+      broker.keytool("health --repair", command.rfind("revoke", 0) == 0 || minting ? 1 : 0);
+      CommandResult check = run_command(std::string(BROKERKEY_TOOL) + " check");
+      BOOST_TEST(check.status <= 1, check.output);  // no inconsistency left
+      BOOST_TEST(check.output.find("inconsistent") == std::string::npos, check.output);
+    }
+  }
+}
