@@ -9,23 +9,11 @@
 #include "commands.h"
 #include "core/backend_module.h"
 #include "core/error.h"
+#include "module_client.h"
 
 namespace brokerkey {
 
 namespace {
-
-fs::path module_path(const cli::Args& args) {
-  if (auto given = args.value("module")) return *given;
-  if (const char* env = std::getenv("BROKERKEY_MODULE"); env && *env) return env;
-  // Beside the keytool (the build tree), else where it is installed.
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path beside = self.parent_path() / "libbrokerkey-pkcs11.so";
-    if (fs::exists(beside)) return beside;
-  }
-  return BROKERKEY_INSTALLED_MODULE;
-}
 
 std::string text(const std::optional<std::vector<unsigned char>>& value) {
   return value ? std::string(value->begin(), value->end()) : std::string("(missing)");
@@ -65,7 +53,7 @@ int run_fingerprint(const cli::Args& args) {
   TimePoint at = now();
   const KeyRecord* current = broker.state.current(at);
   if (!current) throw not_found("no current key in the ledger: nothing to check");
-  fs::path path = module_path(args);
+  fs::path path = module_path(args.value("module"));
   BackendModule module(path, {});
   bool all_agree = true;
   for (auto [slot, key] : {std::pair{CK_SLOT_ID{0}, current}, {CK_SLOT_ID{1}, broker.state.overlap(at)}}) {

@@ -30,6 +30,7 @@ extern const Command kRevokeCommand;
 extern const Command kAllowedSignersCommand;
 extern const Command kCheckCommand;
 extern const Command kHealthCommand;
+extern const Command kGitConfigCommand;
 
 // What most commands start from: the located config and the ledger it names.
 struct Broker {

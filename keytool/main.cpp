@@ -16,7 +16,8 @@ const Command* const kCommands[] = {
     &brokerkey::kInitCommand,        &brokerkey::kMintCommand,     &brokerkey::kStatusCommand,
     &brokerkey::kPubkeyCommand,      &brokerkey::kFingerprintCommand,
     &brokerkey::kRotateCommand,      &brokerkey::kRetireCommand,   &brokerkey::kRevokeCommand,
-    &brokerkey::kAllowedSignersCommand, &brokerkey::kCheckCommand, &brokerkey::kHealthCommand,
+    &brokerkey::kAllowedSignersCommand, &brokerkey::kGitConfigCommand,
+    &brokerkey::kCheckCommand,       &brokerkey::kHealthCommand,
     &brokerkey::kConsumerCommand,    &brokerkey::kAuditCommand,
 };
 

@@ -54,6 +54,7 @@ KeyUri parse_key_uri(std::string_view text) {
     throw invalid_input("'" + copy + "' is not a PKCS#11 URI: " + p11_kit_uri_message(rv));
   }
   KeyUri out;
+  out.text = copy;
   CK_TOKEN_INFO* token = p11_kit_uri_get_token_info(uri.get());
   std::string label = trim_padded(token->label, sizeof token->label);
   if (!label.empty()) out.token = label;
@@ -71,6 +72,12 @@ KeyUri parse_key_uri(std::string_view text) {
   if (const char* value = p11_kit_uri_get_pin_value(uri.get())) out.pin_value = value;
   if (const char* path = p11_kit_uri_get_module_path(uri.get())) out.module_path = path;
   return out;
+}
+
+bool uri_matches_token(const KeyUri& uri, const CK_TOKEN_INFO& token) {
+  UriPtr parsed = new_uri();
+  if (p11_kit_uri_parse(uri.text.c_str(), P11_KIT_URI_FOR_ANY, parsed.get()) != P11_KIT_URI_OK) return false;
+  return p11_kit_uri_match_token_info(parsed.get(), const_cast<CK_TOKEN_INFO*>(&token)) == 1;
 }
 
 }  // namespace brokerkey

@@ -1,0 +1,80 @@
+// brokerkey git-config: the git configuration that signs commits and tags with the broker key.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.h"
+#include "core/uri.h"
+
+namespace brokerkey {
+
+namespace {
+
+// Single-quoted for a POSIX shell.
+std::string shell_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+fs::path beside_self(const std::string& program) {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path(program) : self.parent_path() / program;
+}
+
+int run_git_config(const cli::Args& args) {
+  Broker broker = load_broker();
+  std::string format = args.value_or("format", "ssh");
+  if (format != "ssh") {
+    throw cli::UsageError("--format x509 is not available yet (brokerkey-gpgsm); use --format ssh");
+  }
+  const KeyRecord& key = key_in_role(broker, "current");
+  std::string consumer = args.value_or("consumer", "ci");
+  if (!broker.config.find_consumer(consumer)) {
+    throw cli::UsageError("no consumer '" + consumer + "': add it with 'brokerkey consumer add " + consumer + "'");
+  }
+  const char* home = std::getenv("HOME");
+  fs::path pin_file = args.value("pin-file") ? fs::path(*args.value("pin-file"))
+                                              : fs::path(home ? home : "~") / ".config/brokerkey" / (consumer + ".pin");
+  fs::path allowed = args.value("allowed-signers") ? fs::path(*args.value("allowed-signers"))
+                                                    : fs::path(home ? home : "~") / ".config/brokerkey/allowed_signers";
+  std::string principal = args.value_or("principal", "brokerkey");
+  std::string uri = key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY) +
+                    "?pin-source=file:" + fs::absolute(pin_file).string();
+  std::string scope = args.flag("global") ? "--global " : "";
+
+  std::cout << "# Sign commits and tags with the broker key " << key.label << ".\n"
+            << "# The PIN of consumer '" << consumer << "' goes in " << pin_file.string()
+            << " (mode 0600, readable by this user only).\n"
+            << "git config " << scope << "gpg.format ssh\n"
+            << "git config " << scope << "gpg.ssh.program " << shell_quoted(beside_self("brokerkey-ssh-keygen").string()) << "\n"
+            << "git config " << scope << "user.signingkey " << shell_quoted(uri) << "\n"
+            << "git config " << scope << "commit.gpgsign true\n"
+            << "git config " << scope << "tag.gpgsign true\n"
+            << "# Verification with stock OpenSSH: every key the ledger knows, each for its lifetime.\n"
+            << "mkdir -p " << shell_quoted(fs::absolute(allowed).parent_path().string()) << "\n"
+            << shell_quoted(beside_self("brokerkey").string()) << " allowed-signers --principal " << shell_quoted(principal)
+            << " > " << shell_quoted(fs::absolute(allowed).string()) << "\n"
+            << "git config " << scope << "gpg.ssh.allowedSignersFile " << shell_quoted(fs::absolute(allowed).string()) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+const Command kGitConfigCommand{
+    "git-config",
+    "print the git configuration that signs with the broker key",
+    "[--format ssh] [--consumer NAME] [--pin-file PATH] [--principal P]\n"
+    "               [--allowed-signers PATH] [--global]\n\n"
+    "Prints shell lines that configure git (this repository, or --global) to sign commits and\n"
+    "tags with the broker key through brokerkey-ssh-keygen and its PKCS#11 URI, logging in as\n"
+    "consumer NAME (default ci) with the PIN in PATH (default ~/.config/brokerkey/NAME.pin),\n"
+    "and to verify with stock ssh-keygen against an allowed-signers file from the ledger.\n"
+    "Run them with:  eval \"$(brokerkey git-config --consumer ci)\"\n",
+    {{"format", "consumer", "pin-file", "principal", "allowed-signers"}, {"global"}, 0, 0},
+    run_git_config,
+};
+
+}  // namespace brokerkey

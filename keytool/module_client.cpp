@@ -1,0 +1,119 @@
+#include "module_client.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "core/error.h"
+
+namespace brokerkey {
+
+fs::path module_path(const std::optional<std::string>& explicit_path) {
+  if (explicit_path) return *explicit_path;
+  if (const char* env = std::getenv("BROKERKEY_MODULE"); env && *env) return env;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path beside = self.parent_path() / "libbrokerkey-pkcs11.so";
+    if (fs::exists(beside)) return beside;
+  }
+  return BROKERKEY_INSTALLED_MODULE;
+}
+
+Secret pin_from_uri(const KeyUri& uri) {
+  if (uri.pin_value) return Secret(*uri.pin_value);
+  if (uri.pin_source) {
+    std::string source = *uri.pin_source;
+    if (source.rfind("file:", 0) == 0) source = source.substr(5);
+    if (source.rfind("//", 0) == 0) source = source.substr(2);  // file:///path
+    return read_secret_file(source);
+  }
+  throw invalid_input("the URI gives no PIN: add ?pin-source=file:/path/to/pin (mode 0600)");
+}
+
+namespace {
+
+std::vector<CK_SLOT_ID> matching_slots(CK_FUNCTION_LIST* fn, const KeyUri& uri) {
+  CK_ULONG count = 0;
+  check_backend(fn->C_GetSlotList(CK_TRUE, nullptr, &count), "C_GetSlotList");
+  std::vector<CK_SLOT_ID> slots(count);
+  check_backend(fn->C_GetSlotList(CK_TRUE, slots.data(), &count), "C_GetSlotList");
+  slots.resize(count);
+  std::vector<CK_SLOT_ID> matching;
+  for (CK_SLOT_ID slot : slots) {
+    CK_TOKEN_INFO info{};
+    if (fn->C_GetTokenInfo(slot, &info) == CKR_OK && uri_matches_token(uri, info)) matching.push_back(slot);
+  }
+  return matching;
+}
+
+}  // namespace
+
+UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pin) : module_(module, {}) {
+  if (uri.type && *uri.type != CKO_PRIVATE_KEY) {
+    throw invalid_input("the URI names a " + std::string(*uri.type == CKO_PUBLIC_KEY ? "public key" : "non-key object") +
+                        "; signing needs type=private or no type");
+  }
+  CK_FUNCTION_LIST* fn = module_.fn();
+  CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
+  std::vector<CK_ATTRIBUTE> match{{CKA_CLASS, &private_class, sizeof private_class}};
+  if (uri.object) match.push_back({CKA_LABEL, const_cast<char*>(uri.object->data()), uri.object->size()});
+  if (uri.id) match.push_back({CKA_ID, const_cast<char*>(uri.id->data()), uri.id->size()});
+
+  int found = 0;
+  for (CK_SLOT_ID slot : matching_slots(fn, uri)) {
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    check_backend(fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session),
+                  "C_OpenSession");
+    std::string& text = const_cast<std::string&>(pin.view());
+    CK_RV rv = fn->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(text.data()),
+                           static_cast<CK_ULONG>(text.size()));
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+      fn->C_CloseSession(session);
+      throw Error(rv, rv == CKR_PIN_INCORRECT ? "the PIN is not a consumer PIN of this broker"
+                                              : "C_Login failed: " + rv_name(rv));
+    }
+    auto keys = find_objects(fn, session, match);
+    found += static_cast<int>(keys.size());
+    if (keys.size() == 1 && session_ == CK_INVALID_HANDLE) {
+      session_ = session;
+      private_key_ = keys[0];
+    } else {
+      fn->C_CloseSession(session);
+    }
+  }
+  if (found == 0) throw not_found("the URI " + uri.text + " names no private key");
+  if (found > 1) throw invalid_input("the URI " + uri.text + " names " + std::to_string(found) + " private keys; name one");
+
+  auto id = read_attribute(fn, session_, private_key_, CKA_ID);
+  auto label = read_attribute(fn, session_, private_key_, CKA_LABEL);
+  if (label) label_.assign(label->begin(), label->end());
+  CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
+  if (!id) throw integrity_failed("the key has no CKA_ID");
+  auto publics = find_objects(fn, session_, {{CKA_CLASS, &public_class, sizeof public_class},
+                                             {CKA_ID, id->data(), id->size()}});
+  if (publics.size() != 1) throw integrity_failed("the key's public key object is missing");
+  auto point = read_attribute(fn, session_, publics[0], CKA_EC_POINT);
+  if (!point) throw integrity_failed("the key's public key has no CKA_EC_POINT");
+  public_key_ = public_key_from_ec_point(*point);
+}
+
+UriSigner::~UriSigner() {
+  if (session_ != CK_INVALID_HANDLE) module_.fn()->C_CloseSession(session_);
+}
+
+Signature UriSigner::sign(ByteView data) const {
+  CK_FUNCTION_LIST* fn = module_.fn();
+  CK_MECHANISM mechanism{CKM_EDDSA, nullptr, 0};
+  check_backend(fn->C_SignInit(session_, &mechanism, private_key_), "C_SignInit");
+  Signature signature{};
+  CK_ULONG length = signature.size();
+  check_backend(fn->C_Sign(session_, const_cast<CK_BYTE_PTR>(data.data()), static_cast<CK_ULONG>(data.size()),
+                           signature.data(), &length),
+                "C_Sign");
+  if (!ed25519_verify(public_key_, data, signature)) {
+    throw integrity_failed("the module returned a signature that does not verify");
+  }
+  return signature;
+}
+
+}  // namespace brokerkey
