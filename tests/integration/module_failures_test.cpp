@@ -3,6 +3,8 @@
 // never a crash or a wrong key. Also the C_Initialize / C_Finalize life cycle.
 #define BOOST_TEST_MODULE module_failures
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
@@ -141,4 +143,52 @@ BOOST_AUTO_TEST_CASE(no_key_yet_means_no_token) {
   BOOST_TEST(module->C_GetTokenInfo(0, &info) == CKR_TOKEN_NOT_PRESENT);
   broker.keytool("mint");
   BOOST_TEST(present_slots(module) == 1u);  // a mint reaches a running process
+}
+
+// After fork() the child sees CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize,
+// then works; the parent is not disturbed.
+BOOST_AUTO_TEST_CASE(forked_child_must_initialize_again) {
+  TempBroker broker;
+  LoadedModule module;
+  CK_SESSION_HANDLE parent_session = module.open_session(broker.pin());
+  CK_OBJECT_HANDLE key = module.find_one(parent_session, CKO_PRIVATE_KEY);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // No Boost.Test macros here: report through the exit status.
+    CK_FUNCTION_LIST* f = module.fn();
+    CK_ULONG count = 0;
+    if (f->C_GetSlotList(CK_TRUE, nullptr, &count) != CKR_CRYPTOKI_NOT_INITIALIZED) ::_exit(10);
+    if (f->C_CloseSession(parent_session) != CKR_CRYPTOKI_NOT_INITIALIZED) ::_exit(11);
+    if (f->C_Initialize(nullptr) != CKR_OK) ::_exit(12);
+    CK_SESSION_HANDLE session = 0;
+    if (f->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &session) != CKR_OK) ::_exit(13);
+    std::string pin = broker.pin();
+    if (f->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) != CKR_OK) ::_exit(14);
+    CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE match{CKA_CLASS, &private_class, sizeof private_class};
+    CK_OBJECT_HANDLE child_key = 0;
+    if (f->C_FindObjectsInit(session, &match, 1) != CKR_OK || f->C_FindObjects(session, &child_key, 1, &count) != CKR_OK ||
+        count != 1 || f->C_FindObjectsFinal(session) != CKR_OK) {
+      ::_exit(15);
+    }
+    CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
+    CK_BYTE message[] = "from the child", signature[64];
+    CK_ULONG length = sizeof signature;
+    if (f->C_SignInit(session, &eddsa, child_key) != CKR_OK ||
+        f->C_Sign(session, message, sizeof message, signature, &length) != CKR_OK) {
+      ::_exit(16);
+    }
+    if (f->C_Finalize(nullptr) != CKR_OK) ::_exit(17);
+    ::_exit(0);
+  }
+  int status = -1;
+  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0, "the child failed at step " << WEXITSTATUS(status));
+  // The parent's session and login are untouched.
+  CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
+  CK_BYTE message[] = "from the parent", signature[64];
+  CK_ULONG length = sizeof signature;
+  BOOST_TEST(module->C_SignInit(parent_session, &eddsa, key) == CKR_OK);
+  BOOST_TEST(module->C_Sign(parent_session, message, sizeof message, signature, &length) == CKR_OK);
 }
