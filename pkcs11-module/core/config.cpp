@@ -132,7 +132,8 @@ Config parse_config(std::string_view text, const fs::path& file) {
   }
 
   config.ledger = resolve(base, top.string("ledger"));
-  config.signing_log = resolve(base, top.string("signing_log"));
+  // Without a signing_log field signatures are not logged (for benchmarks; init always sets it).
+  if (top.find("signing_log")) config.signing_log = resolve(base, top.string("signing_log"));
 
   if (top.find("naming")) {
     Reader naming = top.object("naming");
@@ -155,7 +156,7 @@ Config parse_config(std::string_view text, const fs::path& file) {
       entry.name = consumer.string("name");
       entry.salt = consumer.string("salt");
       entry.hash = consumer.string("hash");
-      entry.scrypt.log2_n = static_cast<unsigned>(consumer.integer("scrypt_log2_n", 15, 10, 22));
+      entry.scrypt.log2_n = static_cast<unsigned>(consumer.integer("scrypt_log2_n", ScryptParams{}.log2_n, 10, 22));
       entry.scrypt.r = static_cast<unsigned>(consumer.integer("scrypt_r", 8, 1, 32));
       entry.scrypt.p = static_cast<unsigned>(consumer.integer("scrypt_p", 1, 1, 16));
       if (config.find_consumer(entry.name)) top.fail("names consumer '" + entry.name + "' twice");
@@ -198,7 +199,6 @@ std::string serialize_config(const Config& config) {
       {"token_label", config.token_label},
       {"backend", std::move(backend)},
       {"ledger", config.ledger.string()},
-      {"signing_log", config.signing_log.string()},
       {"naming", json::object{{"service", config.naming.service},
                               {"purpose", config.naming.purpose},
                               {"env", config.naming.env}}},
@@ -206,6 +206,7 @@ std::string serialize_config(const Config& config) {
                                 {"overlap_days", config.rotation.overlap_days}}},
       {"consumers", std::move(consumers)},
   };
+  if (!config.signing_log.empty()) root["signing_log"] = config.signing_log.string();
   return json::serialize(root) + "\n";
 }
 

@@ -25,8 +25,11 @@ struct RotationPolicy {
   int overlap_days = 30;
 };
 
+// Consumer PINs are generated with about 120 bits of entropy, so the hash resists guessing by
+// that entropy, not by the KDF's cost; the cost is kept low because every client process pays
+// it at C_Login (git pays it per commit). Stored per consumer, so it can be raised.
 struct ScryptParams {
-  unsigned log2_n = 15;
+  unsigned log2_n = 10;
   unsigned r = 8;
   unsigned p = 1;
 };
@@ -43,7 +46,7 @@ struct Config {
   std::string token_label = "brokerkey";
   BackendConfig backend;
   fs::path ledger;
-  fs::path signing_log;
+  fs::path signing_log;  // empty: signatures are not logged
   KeyName naming;
   RotationPolicy rotation;
   std::vector<ConsumerEntry> consumers;
