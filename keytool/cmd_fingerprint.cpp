@@ -54,7 +54,7 @@ int run_fingerprint(const cli::Args& args) {
   const KeyRecord* current = broker.state.current(at);
   if (!current) throw not_found("no current key in the ledger: nothing to check");
   fs::path path = module_path(args.value("module"));
-  BackendModule module(path, {});
+  BackendModule module(path, {}, "brokerkey");
   bool all_agree = true;
   for (auto [slot, key] : {std::pair{CK_SLOT_ID{0}, current}, {CK_SLOT_ID{1}, broker.state.overlap(at)}}) {
     if (!key) continue;

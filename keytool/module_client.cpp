@@ -48,7 +48,8 @@ std::vector<CK_SLOT_ID> matching_slots(CK_FUNCTION_LIST* fn, const KeyUri& uri) 
 
 }  // namespace
 
-UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pin) : module_(module, {}) {
+UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pin)
+    : module_(module, {}, "brokerkey") {
   if (uri.type && *uri.type != CKO_PRIVATE_KEY) {
     throw invalid_input("the URI names a " + std::string(*uri.type == CKO_PUBLIC_KEY ? "public key" : "non-key object") +
                         "; signing needs type=private or no type");

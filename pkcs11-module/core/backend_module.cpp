@@ -97,18 +97,20 @@ std::string trim_padded(const unsigned char* field, std::size_t size) {
   return text;
 }
 
-BackendModule::BackendModule(const fs::path& path, const std::map<std::string, std::string>& env)
+BackendModule::BackendModule(const fs::path& path, const std::map<std::string, std::string>& env,
+                             std::string_view role)
     : path_(path) {
   // RTLD_NODELETE: many modules (SoftHSM among them) do not survive being unloaded and loaded
   // again in one process; p11-kit keeps them loaded too.
   handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!handle_) {
     const char* why = ::dlerror();
-    throw config_bad("cannot load backend module " + path.string() + ": " + (why ? why : "?"));
+    throw config_bad("cannot load " + std::string(role) + " module " + path.string() + ": " +
+                     (why ? why : "?"));
   }
   try {
     auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle_, "C_GetFunctionList"));
-    if (!get_list) throw config_bad("backend module " + path.string() + " has no C_GetFunctionList");
+    if (!get_list) throw config_bad(std::string(role) + " module " + path.string() + " has no C_GetFunctionList");
     Dl_info info{};
     if (::dladdr(reinterpret_cast<const void*>(get_list), &info) != 0 &&
         info.dli_fbase == own_object_base()) {

@@ -20,7 +20,9 @@ class BackendModule {
  public:
   // `env` is set while the module initialises (SoftHSM reads SOFTHSM2_CONF then) and restored
   // afterwards, so the host process's environment is left as it was.
-  BackendModule(const fs::path& path, const std::map<std::string, std::string>& env);
+  // `role` names the module in messages: "backend", or "brokerkey" when a client loads it.
+  BackendModule(const fs::path& path, const std::map<std::string, std::string>& env,
+                std::string_view role = "backend");
   BackendModule(const BackendModule&) = delete;
   BackendModule& operator=(const BackendModule&) = delete;
   ~BackendModule();
