@@ -54,7 +54,8 @@ BackendConfig embedded_softhsm(const fs::path& dir, const std::string& token_lab
   Secret user_pin = generate_pin();
   BackendConfig backend{module, token_label + "-store", dir / "backend.pin",
                         {{"SOFTHSM2_CONF", (dir / "softhsm2.conf").string()}}};
-  write_new_file(dir / "backend-so.pin", so_pin.view() + "\n", kPrivateFile);
+  // The SO PIN is used once, to create the token, and not kept: stored, it would let anyone
+  // who can read it re-initialise the token, that is destroy the broker's keys.
   write_new_file(backend.pin_file, user_pin.view() + "\n", kPrivateFile);
   provision_backend_token(backend, so_pin.view(), user_pin.view());
   return backend;
@@ -122,9 +123,9 @@ const Command kInitCommand{
     "--dir DIR [--token-label L] [--service S --purpose P --env E]\n"
     "               [--backend-module PATH --backend-token LABEL --backend-pin-file FILE]\n\n"
     "Creates a broker in DIR (new or empty; mode 0700): by default a SoftHSMv2 token stored\n"
-    "in DIR/tokens with random SO and user PINs in DIR/backend-so.pin and DIR/backend.pin\n"
-    "(mode 0600), the configuration DIR/brokerkey.conf and the ledger DIR/ledger.jsonl with\n"
-    "its init record. Prints the 'export BROKERKEY_CONF=...' line to use it.\n\n"
+    "in DIR/tokens with a random user PIN in DIR/backend.pin (mode 0600; the SO PIN is random,\n"
+    "used once and not kept), the configuration DIR/brokerkey.conf and the ledger\n"
+    "DIR/ledger.jsonl with its init record. Prints the 'export BROKERKEY_CONF=...' line.\n\n"
     "  --token-label L     label of the broker's PKCS#11 token (default brokerkey, at most 24)\n"
     "  --service S, --purpose P, --env E\n"
     "                      naming defaults for key labels <S>-<P>-ed25519-<E>\n"

@@ -84,6 +84,11 @@ Signature sign_and_record(ModuleState& state, const Session& session, const Sign
                           ByteView data) {
   auto consumer = state.sessions().consumer(session.slot);
   if (!consumer) throw Error(CKR_USER_NOT_LOGGED_IN, "logged out before the signature was made");
+  // A signature initialised before a rotation may complete (the key is then in the overlap
+  // slot); one whose key was revoked, retired or has left its overlap window may not.
+  if (!state.view()->shows(op.key.fingerprint)) {
+    throw Error(CKR_KEY_HANDLE_INVALID, "the key was revoked or retired after C_SignInit");
+  }
   boost::json::object entry{{"consumer", *consumer},
                             {"fingerprint", op.key.fingerprint.hex()},
                             {"label", op.key.label},
@@ -336,9 +341,10 @@ CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
   Config config = load_config(state->config().file);
   const ConsumerEntry* consumer =
       colon == std::string_view::npos ? nullptr : config.find_consumer(text.substr(0, colon));
-  if (!consumer || !pin_matches(*consumer, text)) {
-    throw Error(CKR_PIN_INCORRECT, "consumer PIN rejected");
-  }
+  // An unknown name costs the same scrypt as a known one, so timing does not reveal names.
+  static const ConsumerEntry unknown = make_consumer_entry("unknown", Secret("unknown:pin"));
+  bool matches = pin_matches(consumer ? *consumer : unknown, text);
+  if (!consumer || !matches) throw Error(CKR_PIN_INCORRECT, "consumer PIN rejected");
   state->sessions().set_consumer(session->slot, consumer->name);
   return CKR_OK;
 }

@@ -12,6 +12,13 @@ FileStamp stamp_of(const fs::path& path) {
           std::int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec};
 }
 
+bool TokenView::shows(const Fingerprint& fingerprint) const {
+  for (const auto& slot_view : slots) {
+    if (slot_view.key && slot_view.key->fingerprint == fingerprint) return true;
+  }
+  return false;
+}
+
 std::shared_ptr<const Object> TokenView::object(CK_OBJECT_HANDLE handle) const {
   for (const auto& slot_view : slots) {
     for (const auto& object : slot_view.objects) {

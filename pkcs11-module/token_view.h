@@ -39,6 +39,8 @@ struct TokenView {
   SlotView slots[2];      // indexed by SlotRole
 
   const SlotView& slot(SlotRole role) const { return slots[static_cast<std::size_t>(role)]; }
+  // Whether either slot shows the key with this fingerprint.
+  bool shows(const Fingerprint& fingerprint) const;
   // Any object of either slot, by handle.
   std::shared_ptr<const Object> object(CK_OBJECT_HANDLE handle) const;
 };

@@ -33,16 +33,22 @@ void Secret::wipe() noexcept {
 namespace {
 std::string errno_text(const fs::path& path) { return path.string() + ": " + std::strerror(errno); }
 
+// Reads a whole file; the stack buffer is wiped, since the file may hold a PIN.
 std::string read_all(int fd, const fs::path& path) {
   std::string content;
+  content.reserve(4096);
   char buffer[4096];
   for (;;) {
     ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw file_error("cannot read " + errno_text(path));
+    if (n < 0) {
+      OPENSSL_cleanse(buffer, sizeof buffer);
+      throw file_error("cannot read " + errno_text(path));
+    }
     if (n == 0) break;
     content.append(buffer, static_cast<std::size_t>(n));
   }
+  OPENSSL_cleanse(buffer, sizeof buffer);
   return content;
 }
 
@@ -61,6 +67,31 @@ void fsync_directory(const fs::path& dir) {
   if (!fd || ::fsync(fd.get()) != 0) throw file_error("cannot fsync directory " + errno_text(dir));
 }
 }  // namespace
+
+namespace {
+void check_trusted(const fs::path& path, const char* what) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw file_error("cannot stat " + errno_text(path));
+  if (info.st_uid != ::geteuid() && info.st_uid != 0) {
+    throw file_error(std::string(what) + " " + path.string() + " is owned by uid " +
+                     std::to_string(info.st_uid) + ", not by this user or root");
+  }
+  if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", info.st_mode & 07777);
+    throw file_error(std::string(what) + " " + path.string() + " has mode " + mode +
+                     ": it must not be writable by group or others");
+  }
+}
+}  // namespace
+
+void check_trusted_file(const fs::path& path) {
+  std::error_code ec;
+  fs::path real = fs::canonical(path, ec);
+  if (ec) throw file_error("cannot resolve " + path.string() + ": " + ec.message());
+  check_trusted(real, "file");
+  check_trusted(real.parent_path(), "directory");
+}
 
 std::string read_text_file(const fs::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

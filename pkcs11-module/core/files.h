@@ -34,6 +34,12 @@ std::string read_text_file(const fs::path& path);
 // bits, as ssh treats a private key file. One trailing newline is dropped.
 Secret read_secret_file(const fs::path& path);
 
+// Refuses (file_error) a file that someone other than this user or root could have written:
+// the file, or the directory it really lives in (symlinks resolved), owned by another user or
+// writable by group or others. The configuration names the module every client loads, and the
+// ledger decides which key signs: neither may come from a place others can change.
+void check_trusted_file(const fs::path& path);
+
 // Creates a new file (never replaces one) with exactly `mode`, writes `content`, fsyncs.
 void write_new_file(const fs::path& path, std::string_view content, fs::perms mode);
 

@@ -23,7 +23,7 @@ expect 0 "init" -- "$BROKERKEY" init --dir "$B" --service acme --purpose git-sig
 contains "export BROKERKEY_CONF=$B/brokerkey.conf" "init prints the export line"
 export BROKERKEY_CONF=$B/brokerkey.conf
 [ "$(stat -c %a "$B")" = 700 ] && pass || fail "broker dir mode $(stat -c %a "$B")"
-for f in backend.pin backend-so.pin brokerkey.conf ledger.jsonl; do
+for f in backend.pin brokerkey.conf ledger.jsonl; do
   [ "$(stat -c %a "$B/$f")" = 600 ] && pass || fail "$f mode $(stat -c %a "$B/$f")"
 done
 snapshot() { (cd "$B" && find . -type f -exec sha256sum {} + | sort); }
@@ -127,6 +127,20 @@ contains "record 2 (line 2) was altered" "audit names the record"
 expect 1 "status refuses a damaged ledger" -- "$BROKERKEY" status
 one_line "damaged ledger"
 cp "$WORK/ledger.good" "$B/ledger.jsonl"
+
+# A configuration or ledger that others could have written is refused.
+chmod 664 "$B/brokerkey.conf"
+expect 1 "group-writable configuration" -- "$BROKERKEY" status
+contains "must not be writable by group or others" "config mode message"
+chmod 600 "$B/brokerkey.conf"
+mkdir -m 777 "$WORK/public"
+mv "$B/ledger.jsonl" "$WORK/public/ledger.jsonl"
+ln -s "$WORK/public/ledger.jsonl" "$B/ledger.jsonl"
+expect 1 "ledger symlinked into a world-writable directory" -- "$BROKERKEY" status
+contains "directory $WORK/public has mode 0777" "ledger directory message"
+rm "$B/ledger.jsonl" && mv "$WORK/public/ledger.jsonl" "$B/ledger.jsonl"
+expect 0 "status again" -- "$BROKERKEY" status
+[ ! -e "$B/backend-so.pin" ] && pass || fail "the SO PIN was stored"
 
 # A backend PIN file others can read is refused, with the fix in the message.
 chmod 644 "$B/backend.pin"
