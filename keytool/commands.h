@@ -31,6 +31,7 @@ extern const Command kAllowedSignersCommand;
 extern const Command kCheckCommand;
 extern const Command kHealthCommand;
 extern const Command kGitConfigCommand;
+extern const Command kCertCommand;
 
 // What most commands start from: the located config and the ledger it names.
 struct Broker {

@@ -16,7 +16,7 @@ const Command* const kCommands[] = {
     &brokerkey::kInitCommand,        &brokerkey::kMintCommand,     &brokerkey::kStatusCommand,
     &brokerkey::kPubkeyCommand,      &brokerkey::kFingerprintCommand,
     &brokerkey::kRotateCommand,      &brokerkey::kRetireCommand,   &brokerkey::kRevokeCommand,
-    &brokerkey::kAllowedSignersCommand, &brokerkey::kGitConfigCommand,
+    &brokerkey::kAllowedSignersCommand, &brokerkey::kGitConfigCommand, &brokerkey::kCertCommand,
     &brokerkey::kCheckCommand,       &brokerkey::kHealthCommand,
     &brokerkey::kConsumerCommand,    &brokerkey::kAuditCommand,
 };

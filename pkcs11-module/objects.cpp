@@ -1,5 +1,7 @@
 #include "objects.h"
 
+#include "core/x509.h"
+
 #include <cstring>
 
 namespace brokerkey {
@@ -125,6 +127,29 @@ Attributes key_common(const KeyRecord& key, SlotRole slot, CK_OBJECT_CLASS objec
   return a;
 }
 
+std::shared_ptr<const Object> build_certificate_object(const KeyRecord& key, SlotRole slot,
+                                                       HandleRegistry& handles) {
+  Bytes der = base64_decode(*key.certificate_der_base64).value_or(Bytes{});
+  CertificateFields fields = parse_certificate(der);  // the ledger's fold checked it is base64
+  Attributes cert = common(key, slot, CKO_CERTIFICATE);
+  Sha256 digest = sha256(der);
+  cert.insert({
+      {CKA_CERTIFICATE_TYPE, scalar<CK_CERTIFICATE_TYPE>(CKC_X_509)},
+      {CKA_TRUSTED, boolean(false)},
+      {CKA_CERTIFICATE_CATEGORY, scalar<CK_ULONG>(1)},  // token user
+      {CKA_CHECK_VALUE, bytes(ByteView(digest.data(), 3))},
+      {CKA_START_DATE, date(fields.not_before)},
+      {CKA_END_DATE, date(fields.not_after)},
+      {CKA_SUBJECT, bytes(fields.subject)},
+      {CKA_ISSUER, bytes(fields.issuer)},
+      {CKA_SERIAL_NUMBER, bytes(fields.serial_number)},
+      {CKA_VALUE, bytes(der)},
+      {CKA_PUBLIC_KEY_INFO, bytes(spki_der(key.public_key))},
+  });
+  return std::make_shared<const Object>(handles.handle_for(key.fingerprint, CKO_CERTIFICATE), slot,
+                                        key, CKO_CERTIFICATE, std::move(cert));
+}
+
 }  // namespace
 
 std::vector<std::shared_ptr<const Object>> build_key_objects(const KeyRecord& key, SlotRole slot,
@@ -142,6 +167,10 @@ std::vector<std::shared_ptr<const Object>> build_key_objects(const KeyRecord& ke
   });
   objects.push_back(std::make_shared<const Object>(
       handles.handle_for(key.fingerprint, CKO_PUBLIC_KEY), slot, key, CKO_PUBLIC_KEY, std::move(pub)));
+
+  if (key.certificate_der_base64) {
+    objects.push_back(build_certificate_object(key, slot, handles));
+  }
 
   if (slot == SlotRole::current) {
     Attributes priv = key_common(key, slot, CKO_PRIVATE_KEY);

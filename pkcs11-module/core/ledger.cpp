@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "core/error.h"
+#include "core/x509.h"
 
 namespace brokerkey {
 
@@ -160,7 +161,14 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
     } else if (event == "consumer_remove") {
       if (state.consumers.erase(view.text("name")) == 0) view.fail("removes an unknown consumer");
     } else if (event == "cert_issue") {
-      existing(state, view, "fingerprint").certificate_der_base64 = view.text("certificate");
+      KeyRecord& key = existing(state, view, "fingerprint");
+      auto der = base64_decode(view.text("certificate"));
+      try {
+        if (!der || parse_certificate(*der).key != key.public_key) view.fail("has a certificate for another key");
+      } catch (const Error&) {
+        view.fail("has a certificate that is not an X.509 certificate for an Ed25519 key");
+      }
+      key.certificate_der_base64 = view.text("certificate");
     } else if (event != "note") {
       view.fail("has an unknown event '" + event + "'");
     }

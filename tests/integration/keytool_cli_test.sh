@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 B=$WORK/broker
 
-for command in init mint status pubkey fingerprint consumer audit rotate retire revoke allowed-signers check health; do
+for command in init mint status pubkey fingerprint consumer audit rotate retire revoke allowed-signers check health git-config cert; do
   expect 0 "$command --help" -- "$BROKERKEY" "$command" --help
   contains "usage: brokerkey $command" "$command help"
 done
