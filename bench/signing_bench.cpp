@@ -64,8 +64,7 @@ struct Signer {
 
   Signer(const Target& target, CK_SLOT_ID slot) : f(target.module->fn()) {
     check_backend(f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session), "C_OpenSession");
-    std::string pin = target.pin;
-    CK_RV rv = f->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size());
+    CK_RV rv = log_in(f, session, CKU_USER, target.pin);
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) check_backend(rv, "C_Login");
     CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
     Bytes id = target.key_id;

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "core/uri.h"
+#include "module_client.h"
 
 namespace brokerkey {
 
@@ -16,12 +17,6 @@ std::string shell_quoted(const std::string& text) {
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
-}
-
-fs::path beside_self(const std::string& program) {
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path(program) : self.parent_path() / program;
 }
 
 int run_git_config(const cli::Args& args) {
@@ -49,13 +44,13 @@ int run_git_config(const cli::Args& args) {
             << "# The PIN of consumer '" << consumer << "' goes in " << pin_file.string()
             << " (mode 0600, readable by this user only).\n"
             << "git config " << scope << "gpg.format ssh\n"
-            << "git config " << scope << "gpg.ssh.program " << shell_quoted(beside_self("brokerkey-ssh-keygen").string()) << "\n"
+            << "git config " << scope << "gpg.ssh.program " << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n"
             << "git config " << scope << "user.signingkey " << shell_quoted(uri) << "\n"
             << "git config " << scope << "commit.gpgsign true\n"
             << "git config " << scope << "tag.gpgsign true\n"
             << "# Verification with stock OpenSSH: every key the ledger knows, each for its lifetime.\n"
             << "mkdir -p " << shell_quoted(fs::absolute(allowed).parent_path().string()) << "\n"
-            << shell_quoted(beside_self("brokerkey").string()) << " allowed-signers --principal " << shell_quoted(principal)
+            << shell_quoted(beside_this_program("brokerkey").string()) << " allowed-signers --principal " << shell_quoted(principal)
             << " > " << shell_quoted(fs::absolute(allowed).string()) << "\n"
             << "git config " << scope << "gpg.ssh.allowedSignersFile " << shell_quoted(fs::absolute(allowed).string()) << "\n";
   return 0;

@@ -123,11 +123,12 @@ void print(const Assessment& result, bool json) {
   }
 }
 
+int warn_days(const cli::Args& args) { return static_cast<int>(args.count("warn-days").value_or(30)); }
+
 int run_check(const cli::Args& args) {
   Config config = load_config(locate_config());
-  int warn_days = static_cast<int>(args.count("warn-days").value_or(30));
   Pkcs11Backend backend(config.backend);
-  Assessment result = assess(config, &backend, warn_days);
+  Assessment result = assess(config, &backend, warn_days(args));
   print(result, args.flag("json"));
   return result.exit_code();
 }
@@ -135,7 +136,7 @@ int run_check(const cli::Args& args) {
 int run_health(const cli::Args& args) {
   Config config = load_config(locate_config());
   Pkcs11Backend backend(config.backend);
-  Assessment result = assess(config, &backend, static_cast<int>(args.count("warn-days").value_or(30)));
+  Assessment result = assess(config, &backend, warn_days(args));
   print(result, false);
   if (!args.flag("repair")) return result.exit_code();
   // Repair destroys only keys the ledger has ended or never named; assess() never marks a
@@ -151,7 +152,7 @@ int run_health(const cli::Args& args) {
     ++repaired;
     std::cout << "repaired: destroyed backend key " << hex_encode(f.leftover_id) << "\n";
   }
-  Assessment after = assess(config, &backend, static_cast<int>(args.count("warn-days").value_or(30)));
+  Assessment after = assess(config, &backend, warn_days(args));
   std::cout << "after repair (" << repaired << " keys destroyed):\n";
   print(after, false);
   return after.exit_code();

@@ -7,15 +7,17 @@
 
 namespace brokerkey {
 
+fs::path beside_this_program(std::string_view name) {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path(name) : self.parent_path() / name;
+}
+
 fs::path module_path(const std::optional<std::string>& explicit_path) {
   if (explicit_path) return *explicit_path;
   if (const char* env = std::getenv("BROKERKEY_MODULE"); env && *env) return env;
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path beside = self.parent_path() / "libbrokerkey-pkcs11.so";
-    if (fs::exists(beside)) return beside;
-  }
+  fs::path beside = beside_this_program("libbrokerkey-pkcs11.so");
+  if (fs::exists(beside)) return beside;
   return BROKERKEY_INSTALLED_MODULE;
 }
 
@@ -65,9 +67,7 @@ UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pi
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     check_backend(fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session),
                   "C_OpenSession");
-    std::string& text = const_cast<std::string&>(pin.view());
-    CK_RV rv = fn->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(text.data()),
-                           static_cast<CK_ULONG>(text.size()));
+    CK_RV rv = log_in(fn, session, CKU_USER, pin.view());
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
       fn->C_CloseSession(session);
       throw Error(rv, rv == CKR_PIN_INCORRECT ? "the PIN is not a consumer PIN of this broker"

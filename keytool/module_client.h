@@ -15,6 +15,9 @@ namespace brokerkey {
 
 namespace fs = std::filesystem;
 
+// `name` in the directory of the running program (the build tree, or the install's bin/).
+fs::path beside_this_program(std::string_view name);
+
 // The module to load: `explicit_path`, else $BROKERKEY_MODULE, else the one beside this
 // program (the build tree), else the installed one.
 fs::path module_path(const std::optional<std::string>& explicit_path);

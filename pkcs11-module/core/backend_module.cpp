@@ -59,6 +59,14 @@ void check_backend(CK_RV rv, const char* call) {
   if (rv != CKR_OK) throw backend_failed(std::string("backend ") + call + " failed", rv);
 }
 
+CK_UTF8CHAR_PTR pin_pointer(std::string_view pin) {
+  return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data()));
+}
+
+CK_RV log_in(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, CK_USER_TYPE type, std::string_view pin) {
+  return fn->C_Login(session, type, pin_pointer(pin), static_cast<CK_ULONG>(pin.size()));
+}
+
 std::optional<std::vector<unsigned char>> read_attribute(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
                                                          CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {
   CK_ATTRIBUTE query{type, nullptr, 0};

@@ -45,6 +45,11 @@ class BackendModule {
 // Throws backend_failed naming the call, unless rv is CKR_OK.
 void check_backend(CK_RV rv, const char* call);
 
+// PKCS#11 takes PINs through non-const pointers it never writes through.
+CK_UTF8CHAR_PTR pin_pointer(std::string_view pin);
+// C_Login with a PIN held as text.
+CK_RV log_in(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, CK_USER_TYPE type, std::string_view pin);
+
 // Reads one variable-length attribute; nullopt if the object does not have it.
 std::optional<std::vector<unsigned char>> read_attribute(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
                                                          CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);

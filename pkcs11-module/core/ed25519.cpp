@@ -105,9 +105,7 @@ std::string spki_pem(const PublicKey& key) {
   if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey.get()) != 1) {
     throw crypto_failed("cannot write PEM public key");
   }
-  char* data = nullptr;
-  long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
+  return memory_bio_text(bio.get());
 }
 
 bool ed25519_verify(const PublicKey& key, ByteView message, ByteView signature) {

@@ -47,9 +47,7 @@ Pkcs11Backend::Pkcs11Backend(const BackendConfig& config)
   check_backend(fn->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
                                   &login_session_),
                 "C_OpenSession");
-  std::string& text = const_cast<std::string&>(pin.view());
-  CK_RV rv = fn->C_Login(login_session_, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(text.data()),
-                         static_cast<CK_ULONG>(text.size()));
+  CK_RV rv = log_in(fn, login_session_, CKU_USER, pin.view());
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     fn->C_CloseSession(login_session_);
     throw backend_failed("cannot log in to backend token '" + config.token_label + "'", rv);
@@ -260,10 +258,7 @@ void provision_backend_token(const BackendConfig& config, std::string_view so_pi
   CK_UTF8CHAR label[32];
   std::fill(std::begin(label), std::end(label), ' ');
   std::copy(config.token_label.begin(), config.token_label.end(), label);
-  auto pin_ptr = [](std::string_view pin) {
-    return reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data()));
-  };
-  check_backend(fn->C_InitToken(module.free_slot(), pin_ptr(so_pin),
+  check_backend(fn->C_InitToken(module.free_slot(), pin_pointer(so_pin),
                                 static_cast<CK_ULONG>(so_pin.size()), label),
                 "C_InitToken");
   // SoftHSM renumbers its slots after C_InitToken: find the token again by label.
@@ -271,9 +266,9 @@ void provision_backend_token(const BackendConfig& config, std::string_view so_pi
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
   check_backend(fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session),
                 "C_OpenSession");
-  CK_RV rv = fn->C_Login(session, CKU_SO, pin_ptr(so_pin), static_cast<CK_ULONG>(so_pin.size()));
+  CK_RV rv = log_in(fn, session, CKU_SO, so_pin);
   if (rv == CKR_OK) {
-    rv = fn->C_InitPIN(session, pin_ptr(user_pin), static_cast<CK_ULONG>(user_pin.size()));
+    rv = fn->C_InitPIN(session, pin_pointer(user_pin), static_cast<CK_ULONG>(user_pin.size()));
     fn->C_Logout(session);
   }
   fn->C_CloseSession(session);

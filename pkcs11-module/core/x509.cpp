@@ -163,9 +163,7 @@ std::string make_certificate_request(const CertificateRequest& request, const Tb
   }
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509_REQ(bio.get(), check.get()) != 1) throw crypto_failed("cannot write PEM");
-  char* data = nullptr;
-  long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
+  return memory_bio_text(bio.get());
 }
 
 CertificateFields parse_certificate(ByteView der) {
@@ -192,9 +190,7 @@ std::string certificate_pem(ByteView der) {
   X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!cert || !bio || PEM_write_bio_X509(bio.get(), cert.get()) != 1) throw crypto_failed("cannot write PEM");
-  char* data = nullptr;
-  long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
+  return memory_bio_text(bio.get());
 }
 
 }  // namespace brokerkey
