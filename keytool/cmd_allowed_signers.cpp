@@ -30,20 +30,16 @@ int run_allowed_signers(const cli::Args& args) {
   std::cout << "# allowed_signers for " << *principal << ", from the brokerkey ledger "
             << broker.config.ledger.string() << " (head " << broker.state.head_hash << ")\n";
   for (const auto& key : broker.state.keys) {
-    std::optional<TimePoint> until = key.superseded_at;
-    if (!until && key.retired_at) until = key.retired_at;
     std::cout << "# " << key.label << " " << key.fingerprint.hex() << " " << to_string(key.status_at(at));
-    if (key.revoked_at) {
-      std::cout << " (" << key.revoke_reason << ")";
-      if (!key.compromised_since) {
-        std::cout << ": verifies nothing\n";
-        continue;
-      }
-      if (!until || *key.compromised_since < *until) until = key.compromised_since;
+    if (key.revoked_at) std::cout << " (" << key.revoke_reason << ")";
+    auto window = signing_window(key);
+    if (!window) {
+      std::cout << ": verifies nothing\n";
+      continue;
     }
     std::cout << "\n" << *principal << " namespaces=\"" << space << "\",valid-after=\""
-              << ssh_time(key.created) << "\"";
-    if (until) std::cout << ",valid-before=\"" << ssh_time(*until) << "\"";
+              << ssh_time(window->from) << "\"";
+    if (window->until) std::cout << ",valid-before=\"" << ssh_time(*window->until) << "\"";
     std::cout << " " << ssh_public_key_line(key.public_key, "") << "\n";
   }
   return 0;

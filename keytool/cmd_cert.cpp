@@ -30,16 +30,8 @@ int run_cert(const cli::Args& args) {
   const KeyRecord& key = key_in_role(broker, "current");
 
   if (auto imported = args.value("import")) {
-    std::string text = read_text_file(*imported);
-    std::string_view begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----";
-    std::size_t from = text.find(begin), to = text.find(end);
-    if (from == std::string::npos || to == std::string::npos) throw invalid_input(*imported + " holds no PEM certificate");
-    std::string body;
-    for (char c : text.substr(from + begin.size(), to - from - begin.size())) {
-      if (c != '\n' && c != '\r') body.push_back(c);
-    }
-    auto der = base64_decode(body);
-    if (!der) throw invalid_input(*imported + ": the PEM certificate is not valid base64");
+    auto der = pem_decode(read_text_file(*imported), "CERTIFICATE");
+    if (!der) throw invalid_input(*imported + " holds no valid PEM certificate");
     record(broker, key, *der);
     std::cerr << "Imported the certificate for " << key.label << "; it is now an object in slot current.\n";
     return 0;

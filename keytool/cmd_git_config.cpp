@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "commands.h"
+#include "core/config.h"
+#include "core/error.h"
 #include "core/uri.h"
 #include "module_client.h"
 
@@ -22,10 +24,12 @@ std::string shell_quoted(const std::string& text) {
 int run_git_config(const cli::Args& args) {
   Broker broker = load_broker();
   std::string format = args.value_or("format", "ssh");
-  if (format != "ssh") {
-    throw cli::UsageError("--format x509 is not available yet (brokerkey-gpgsm); use --format ssh");
-  }
+  if (format != "ssh" && format != "x509") throw cli::UsageError("--format is ssh or x509, not '" + format + "'");
   const KeyRecord& key = key_in_role(broker, "current");
+  if (format == "x509" && !key.certificate_der_base64) {
+    throw not_found("the current key " + key.label +
+                    " has no certificate, which x509 signatures carry: run 'brokerkey cert --pin-file FILE' first");
+  }
   std::string consumer = args.value_or("consumer", "ci");
   if (!broker.config.find_consumer(consumer)) {
     throw cli::UsageError("no consumer '" + consumer + "': add it with 'brokerkey consumer add " + consumer + "'");
@@ -43,12 +47,23 @@ int run_git_config(const cli::Args& args) {
   std::cout << "# Sign commits and tags with the broker key " << key.label << ".\n"
             << "# The PIN of consumer '" << consumer << "' goes in " << pin_file.string()
             << " (mode 0600, readable by this user only).\n"
-            << "git config " << scope << "gpg.format ssh\n"
-            << "git config " << scope << "gpg.ssh.program " << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n"
-            << "git config " << scope << "user.signingkey " << shell_quoted(uri) << "\n"
+            << "git config " << scope << "gpg.format " << format << "\n";
+  if (format == "x509") {
+    std::cout << "git config " << scope << "gpg.x509.program "
+              << shell_quoted(beside_this_program("brokerkey-gpgsm").string()) << "\n";
+  } else {
+    std::cout << "git config " << scope << "gpg.ssh.program "
+              << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n";
+  }
+  std::cout << "git config " << scope << "user.signingkey " << shell_quoted(uri) << "\n"
             << "git config " << scope << "commit.gpgsign true\n"
-            << "git config " << scope << "tag.gpgsign true\n"
-            << "# Verification with stock OpenSSH: every key the ledger knows, each for its lifetime.\n"
+            << "git config " << scope << "tag.gpgsign true\n";
+  if (format == "x509") {
+    std::cout << "# Verification: brokerkey-gpgsm accepts a signature when the ledger of the broker\n"
+              << "# configuration (" << locate_config().string() << ") says its key was signing then.\n";
+    return 0;
+  }
+  std::cout << "# Verification with stock OpenSSH: every key the ledger knows, each for its lifetime.\n"
             << "mkdir -p " << shell_quoted(fs::absolute(allowed).parent_path().string()) << "\n"
             << shell_quoted(beside_this_program("brokerkey").string()) << " allowed-signers --principal " << shell_quoted(principal)
             << " > " << shell_quoted(fs::absolute(allowed).string()) << "\n"
@@ -61,12 +76,14 @@ int run_git_config(const cli::Args& args) {
 const Command kGitConfigCommand{
     "git-config",
     "print the git configuration that signs with the broker key",
-    "[--format ssh] [--consumer NAME] [--pin-file PATH] [--principal P]\n"
+    "[--format ssh|x509] [--consumer NAME] [--pin-file PATH] [--principal P]\n"
     "               [--allowed-signers PATH] [--global]\n\n"
     "Prints shell lines that configure git (this repository, or --global) to sign commits and\n"
-    "tags with the broker key through brokerkey-ssh-keygen and its PKCS#11 URI, logging in as\n"
-    "consumer NAME (default ci) with the PIN in PATH (default ~/.config/brokerkey/NAME.pin),\n"
-    "and to verify with stock ssh-keygen against an allowed-signers file from the ledger.\n"
+    "tags with the broker key by its PKCS#11 URI, logging in as consumer NAME (default ci)\n"
+    "with the PIN in PATH (default ~/.config/brokerkey/NAME.pin). --format ssh (default) signs\n"
+    "through brokerkey-ssh-keygen and verifies with stock ssh-keygen against an allowed-signers\n"
+    "file from the ledger; --format x509 signs CMS through brokerkey-gpgsm (the key needs a\n"
+    "certificate: brokerkey cert), which also verifies, against the ledger.\n"
     "Run them with:  eval \"$(brokerkey git-config --consumer ci)\"\n",
     {{"format", "consumer", "pin-file", "principal", "allowed-signers"}, {"global"}, 0, 0},
     run_git_config,

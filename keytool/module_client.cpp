@@ -90,6 +90,7 @@ UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pi
   if (label) label_.assign(label->begin(), label->end());
   CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
   if (!id) throw integrity_failed("the key has no CKA_ID");
+  id_.assign(id->begin(), id->end());
   auto publics = find_objects(fn, session_, {{CKA_CLASS, &public_class, sizeof public_class},
                                              {CKA_ID, id->data(), id->size()}});
   if (publics.size() != 1) throw integrity_failed("the key's public key object is missing");
@@ -115,6 +116,17 @@ Signature UriSigner::sign(ByteView data) const {
     throw integrity_failed("the module returned a signature that does not verify");
   }
   return signature;
+}
+
+std::optional<Bytes> UriSigner::certificate() const {
+  CK_FUNCTION_LIST* fn = module_.fn();
+  CK_OBJECT_CLASS certificate_class = CKO_CERTIFICATE;
+  auto found = find_objects(fn, session_, {{CKA_CLASS, &certificate_class, sizeof certificate_class},
+                                           {CKA_ID, const_cast<std::uint8_t*>(id_.data()), id_.size()}});
+  if (found.empty()) return std::nullopt;
+  auto value = read_attribute(fn, session_, found.front(), CKA_VALUE);
+  if (!value) throw integrity_failed("the key's certificate object has no CKA_VALUE");
+  return Bytes(value->begin(), value->end());
 }
 
 }  // namespace brokerkey

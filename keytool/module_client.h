@@ -38,6 +38,8 @@ class UriSigner {
   const PublicKey& public_key() const { return public_key_; }
   const std::string& label() const { return label_; }
   Signature sign(ByteView data) const;
+  // CKA_VALUE of the certificate object beside the key (same CKA_ID), if the slot shows one.
+  std::optional<Bytes> certificate() const;
 
  private:
   BackendModule module_;
@@ -45,6 +47,7 @@ class UriSigner {
   CK_OBJECT_HANDLE private_key_ = CK_INVALID_HANDLE;
   PublicKey public_key_;
   std::string label_;
+  Bytes id_;
 };
 
 }  // namespace brokerkey

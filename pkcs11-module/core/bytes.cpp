@@ -71,6 +71,43 @@ std::optional<Bytes> base64_decode(std::string_view text) {
   return out;
 }
 
+std::string pem_encode(ByteView data, std::string_view label) {
+  std::string body = base64_encode(data);
+  std::string out = "-----BEGIN " + std::string(label) + "-----\n";
+  for (std::size_t i = 0; i < body.size(); i += 64) out += body.substr(i, 64) + "\n";
+  return out + "-----END " + std::string(label) + "-----\n";
+}
+
+std::optional<Bytes> pem_decode(std::string_view text, std::string_view label) {
+  std::string begin = "-----BEGIN " + std::string(label) + "-----";
+  std::string end = "-----END " + std::string(label) + "-----";
+  std::size_t from = text.find(begin);
+  if (from == std::string_view::npos) return std::nullopt;
+  from += begin.size();
+  std::size_t to = text.find(end, from);
+  if (to == std::string_view::npos) return std::nullopt;
+  std::string body;
+  for (char c : text.substr(from, to - from)) {
+    if (c != '\n' && c != '\r') body.push_back(c);
+  }
+  return base64_decode(body);
+}
+
+Bytes der_tlv(std::uint8_t tag, ByteView body) {
+  Bytes out{tag};
+  std::size_t n = body.size();
+  if (n < 0x80) {
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else {
+    int width = 0;
+    for (std::size_t rest = n; rest != 0; rest >>= 8) ++width;
+    out.push_back(static_cast<std::uint8_t>(0x80 | width));
+    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(n >> shift));
+  }
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
 namespace {
 template <std::size_t N>
 std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteView data) {

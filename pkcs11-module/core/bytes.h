@@ -25,6 +25,15 @@ std::string base64_encode(ByteView data);
 // Strict: standard alphabet, padding required, no whitespace; nullopt otherwise.
 std::optional<Bytes> base64_decode(std::string_view text);
 
+// PEM-style armor: "-----BEGIN <label>-----", base64 in 64-column lines, "-----END <label>-----".
+std::string pem_encode(ByteView data, std::string_view label);
+// The body of the first <label> block in `text` (headers such as "Version:" are not
+// accepted); nullopt when there is none or its base64 is invalid.
+std::optional<Bytes> pem_decode(std::string_view text, std::string_view label);
+
+// DER: tag, definite length, body.
+Bytes der_tlv(std::uint8_t tag, ByteView body);
+
 Sha256 sha256(ByteView data);
 std::array<std::uint8_t, 64> sha512(ByteView data);
 

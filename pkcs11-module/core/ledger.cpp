@@ -28,6 +28,15 @@ KeyStatus KeyRecord::status_at(TimePoint at) const {
   return KeyStatus::superseded;
 }
 
+std::optional<SigningWindow> signing_window(const KeyRecord& key) {
+  SigningWindow window{key.created, key.superseded_at ? key.superseded_at : key.retired_at};
+  if (key.revoked_at) {
+    if (!key.compromised_since) return std::nullopt;
+    if (!window.until || *key.compromised_since < *window.until) window.until = key.compromised_since;
+  }
+  return window;
+}
+
 const KeyRecord* LedgerState::current(TimePoint at) const {
   for (const auto& key : keys) {
     if (key.status_at(at) == KeyStatus::current) return &key;

@@ -36,6 +36,16 @@ struct KeyRecord {
   KeyStatus status_at(TimePoint at) const;
 };
 
+// The time a key's signatures are good for: from its commit until it stopped signing (rotated
+// out or retired), cut at compromised_since for a revoked key. A revoked key without
+// compromised_since has none: it verifies nothing. The one rule every verifier applies.
+struct SigningWindow {
+  TimePoint from;
+  std::optional<TimePoint> until;  // exclusive; none while the key is current
+  bool contains(TimePoint t) const { return t >= from && (!until || t < *until); }
+};
+std::optional<SigningWindow> signing_window(const KeyRecord& key);
+
 struct LedgerState {
   bool initialized = false;
   std::string token_label;

@@ -1,11 +1,18 @@
-// Owning pointers for the OpenSSL objects brokerkey uses.
+// Owning pointers for the OpenSSL objects brokerkey uses, and the conversions between
+// OpenSSL's types and brokerkey's.
 #pragma once
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 
+#include <ctime>
 #include <memory>
 #include <string>
+
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "core/error.h"
 
 namespace brokerkey {
 
@@ -26,6 +33,23 @@ inline std::string memory_bio_text(BIO* bio) {
   char* data = nullptr;
   long length = BIO_get_mem_data(bio, &data);
   return std::string(data, static_cast<std::size_t>(length));
+}
+
+// The DER of an OpenSSL object through its i2d function.
+template <auto Encode, typename T>
+Bytes der_encode(T* object) {
+  unsigned char* der = nullptr;
+  int length = Encode(object, &der);
+  if (length <= 0) throw crypto_failed("DER encoding failed");
+  Bytes out(der, der + length);
+  OPENSSL_free(der);
+  return out;
+}
+
+inline TimePoint to_time_point(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) throw integrity_failed("invalid ASN.1 time");
+  return TimePoint(std::chrono::seconds(timegm(&tm)));
 }
 
 }  // namespace brokerkey

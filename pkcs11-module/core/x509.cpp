@@ -59,16 +59,6 @@ EvpPkeyPtr throwaway_key() {
   return EvpPkeyPtr(key);
 }
 
-void put_length(Bytes& out, std::size_t n) {
-  if (n < 0x80) {
-    out.push_back(static_cast<std::uint8_t>(n));
-  } else if (n < 0x100) {
-    out.insert(out.end(), {0x81, static_cast<std::uint8_t>(n)});
-  } else {
-    out.insert(out.end(), {0x82, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n & 0xff)});
-  }
-}
-
 // SEQUENCE { tbs, AlgorithmIdentifier { id-Ed25519 }, BIT STRING signature }
 Bytes assemble_signed(ByteView tbs, const Signature& signature) {
   static constexpr std::uint8_t kEd25519Algorithm[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
@@ -76,26 +66,7 @@ Bytes assemble_signed(ByteView tbs, const Signature& signature) {
   body.insert(body.end(), std::begin(kEd25519Algorithm), std::end(kEd25519Algorithm));
   body.insert(body.end(), {0x03, 0x41, 0x00});
   body.insert(body.end(), signature.begin(), signature.end());
-  Bytes out{0x30};
-  put_length(out, body.size());
-  out.insert(out.end(), body.begin(), body.end());
-  return out;
-}
-
-template <auto Encode, typename T>
-Bytes encode(T* object) {
-  unsigned char* der = nullptr;
-  int length = Encode(object, &der);
-  if (length <= 0) throw crypto_failed("DER encoding failed");
-  Bytes out(der, der + length);
-  OPENSSL_free(der);
-  return out;
-}
-
-TimePoint to_time_point(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) throw integrity_failed("certificate has an invalid time");
-  return TimePoint(std::chrono::seconds(timegm(&tm)));
+  return der_tlv(0x30, body);
 }
 
 }  // namespace
@@ -132,7 +103,7 @@ Bytes make_self_signed_certificate(const CertificateRequest& request, const TbsS
   }
   EvpPkeyPtr placeholder = throwaway_key();
   if (X509_sign(cert.get(), placeholder.get(), nullptr) <= 0) throw crypto_failed("cannot encode the certificate");
-  Bytes tbs = encode<i2d_re_X509_tbs>(cert.get());
+  Bytes tbs = der_encode<i2d_re_X509_tbs>(cert.get());
   Bytes der = assemble_signed(tbs, sign(tbs));
 
   const unsigned char* p = der.data();
@@ -154,7 +125,7 @@ std::string make_certificate_request(const CertificateRequest& request, const Tb
   }
   EvpPkeyPtr placeholder = throwaway_key();
   if (X509_REQ_sign(req.get(), placeholder.get(), nullptr) <= 0) throw crypto_failed("cannot encode the request");
-  Bytes tbs = encode<i2d_re_X509_REQ_tbs>(req.get());
+  Bytes tbs = der_encode<i2d_re_X509_REQ_tbs>(req.get());
   Bytes der = assemble_signed(tbs, sign(tbs));
   const unsigned char* p = der.data();
   X509ReqPtr check(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
@@ -177,9 +148,9 @@ CertificateFields parse_certificate(ByteView der) {
       EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
     throw integrity_failed("the certificate is not for an Ed25519 key");
   }
-  fields.subject = encode<i2d_X509_NAME>(X509_get_subject_name(cert.get()));
-  fields.issuer = encode<i2d_X509_NAME>(X509_get_issuer_name(cert.get()));
-  fields.serial_number = encode<i2d_ASN1_INTEGER>(X509_get_serialNumber(cert.get()));
+  fields.subject = der_encode<i2d_X509_NAME>(X509_get_subject_name(cert.get()));
+  fields.issuer = der_encode<i2d_X509_NAME>(X509_get_issuer_name(cert.get()));
+  fields.serial_number = der_encode<i2d_ASN1_INTEGER>(X509_get_serialNumber(cert.get()));
   fields.not_before = to_time_point(X509_get0_notBefore(cert.get()));
   fields.not_after = to_time_point(X509_get0_notAfter(cert.get()));
   return fields;

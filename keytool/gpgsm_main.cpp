@@ -1,0 +1,251 @@
+// brokerkey-gpgsm: git's gpg.x509.program. It answers the two requests git makes of gpgsm:
+//   --status-fd=N -bsau KEY          content on stdin -> armored detached CMS on stdout
+//   --status-fd=N --verify SIG -     content on stdin, status lines on fd N
+// KEY is a PKCS#11 URI or a broker key fingerprint (then the PIN file is $BROKERKEY_PIN_FILE).
+// A signature is good when it verifies and the broker's ledger says its key was signing at its
+// signingTime (the rule allowed-signers gives stock ssh-keygen, in core/ledger).
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "core/cms.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/ledger.h"
+#include "module_client.h"
+
+namespace {
+
+using namespace brokerkey;
+
+constexpr const char* kUsage =
+    "usage: brokerkey-gpgsm --status-fd=N -bsau KEY          (sign stdin)\n"
+    "       brokerkey-gpgsm --status-fd=N --verify SIG FILE|-  (verify)\n";
+
+// OpenPGP's numbers for EdDSA and SHA-512, which is what gpg's status lines carry.
+constexpr const char* kAlgorithms = "22 10 00";
+
+struct Request {
+  enum class Mode { none, sign, verify } mode = Mode::none;
+  int status_fd = -1;
+  std::string key;  // -u
+  std::vector<std::string> files;
+};
+
+Request parse_arguments(const std::vector<std::string>& args) {
+  Request request;
+  bool detach = false, sign = false;
+  auto set_mode = [&](Request::Mode mode) {
+    if (request.mode != Request::Mode::none && request.mode != mode) throw invalid_input("sign and --verify together");
+    request.mode = mode;
+  };
+  auto status_fd = [&](const std::string& text) {
+    char* end = nullptr;
+    long fd = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || fd < 0 || fd > 1023) throw invalid_input("--status-fd needs a file descriptor");
+    request.status_fd = static_cast<int>(fd);
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw invalid_input(a + " needs a value");
+      return args[++i];
+    };
+    if (a.rfind("--status-fd=", 0) == 0) {
+      status_fd(a.substr(12));
+    } else if (a == "--status-fd") {
+      status_fd(value());
+    } else if (a == "--verify") {
+      set_mode(Request::Mode::verify);
+    } else if (a == "--detach-sign") {
+      detach = sign = true;
+    } else if (a == "--sign") {
+      sign = true;
+    } else if (a == "--armor") {
+    } else if (a.rfind("--local-user=", 0) == 0) {
+      request.key = a.substr(13);
+    } else if (a == "--local-user") {
+      request.key = value();
+    } else if (a.size() > 1 && a[0] == '-' && a[1] != '-') {
+      // Bundled short options as git writes them: -bsau KEY.
+      for (std::size_t j = 1; j < a.size(); ++j) {
+        switch (a[j]) {
+          case 'b': detach = sign = true; break;
+          case 's': sign = true; break;
+          case 'a': break;
+          case 'u':
+            if (j + 1 != a.size()) throw invalid_input("-u must end its option group and be followed by KEY");
+            request.key = value();
+            break;
+          default: throw invalid_input(std::string("unsupported option -") + a[j]);
+        }
+      }
+    } else if (a != "-" && a.rfind("--", 0) == 0) {
+      throw invalid_input("unsupported option " + a);
+    } else {
+      request.files.push_back(a);
+    }
+  }
+  if (sign) {
+    set_mode(Request::Mode::sign);
+    if (!detach) throw invalid_input("only detached signatures (-b) are made");
+    if (request.key.empty()) throw invalid_input("-u KEY (a PKCS#11 URI or a key fingerprint) is required to sign");
+    if (!request.files.empty() && request.files != std::vector<std::string>{"-"}) {
+      throw invalid_input("the content to sign is read from stdin");
+    }
+  }
+  if (request.mode == Request::Mode::verify && request.files.size() != 2) {
+    throw invalid_input("--verify needs SIGNATURE and CONTENT (- for stdin)");
+  }
+  if (request.mode == Request::Mode::none) throw invalid_input("nothing to do");
+  return request;
+}
+
+class StatusChannel {
+ public:
+  explicit StatusChannel(int fd) : fd_(fd) {}
+  void line(const std::string& text) const {
+    if (fd_ < 0) return;
+    std::cout.flush();
+    std::string out = "[GNUPG:] " + text + "\n";
+    for (std::size_t done = 0; done < out.size();) {
+      ssize_t n = ::write(fd_, out.data() + done, out.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::system_error(errno, std::generic_category(), "writing status to fd " + std::to_string(fd_));
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+std::string read_content(const std::string& file) {
+  if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  return read_text_file(file);
+}
+
+KeyUri key_uri_of(const std::string& key) {
+  if (key.rfind("pkcs11:", 0) == 0) return parse_key_uri(key);
+  KeyUri uri;
+  uri.text = key;
+  if (key.size() != 64 || !hex_decode(key)) {
+    throw invalid_input("KEY '" + key + "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
+  }
+  Fingerprint fingerprint = Fingerprint::from_hex(key);
+  uri.id = std::string(fingerprint.bytes.begin(), fingerprint.bytes.end());
+  uri.type = CKO_PRIVATE_KEY;
+  return uri;
+}
+
+Secret pin_for(const KeyUri& uri) {
+  if (uri.pin_value || uri.pin_source) return pin_from_uri(uri);
+  const char* file = std::getenv("BROKERKEY_PIN_FILE");
+  if (!file || !*file) {
+    throw invalid_input("no PIN: give the URI a pin-source=file:/path (mode 0600), or set BROKERKEY_PIN_FILE");
+  }
+  return read_secret_file(file);
+}
+
+int sign(const Request& request, const StatusChannel& status) {
+  std::string content = read_content("-");
+  KeyUri uri = key_uri_of(request.key);
+  Secret pin = pin_for(uri);
+  UriSigner signer(module_path(uri.module_path), uri, pin);
+  auto certificate = signer.certificate();
+  if (!certificate) {
+    throw not_found("the key " + signer.label() + " has no certificate: issue one with 'brokerkey cert --pin-file FILE'");
+  }
+  TimePoint signed_at = now();
+  status.line(std::string("BEGIN_SIGNING H10"));
+  Bytes der = make_detached_cms(*certificate, as_bytes(content), signed_at,
+                                [&](ByteView attributes) { return signer.sign(attributes); });
+  std::cout << cms_armor(der) << std::flush;
+  status.line(std::string("SIG_CREATED D ") + kAlgorithms + " " + std::to_string(signed_at.time_since_epoch().count()) +
+              " " + fingerprint_of(signer.public_key()).hex());
+  return 0;
+}
+
+int verify(const Request& request, const StatusChannel& status) {
+  std::string signature_text = read_text_file(request.files[0]);
+  std::string content = read_content(request.files[1]);
+  status.line("NEWSIG");
+  CmsSignature signature;
+  try {
+    signature = parse_detached_cms(cms_unarmor(signature_text));
+  } catch (const Error& e) {
+    status.line(std::string("ERRSIG - ") + kAlgorithms + " 0 4");
+    std::cerr << "brokerkey-gpgsm: cannot check the signature: " << e.what() << "\n";
+    return 2;
+  }
+  std::string fingerprint = fingerprint_of(signature.key).hex();
+  std::string who = fingerprint + " " + signature.subject;
+  std::cerr << "brokerkey-gpgsm: Signature made " << format_rfc3339(signature.signing_time) << " by \""
+            << signature.subject << "\" with key " << fingerprint << "\n";
+  if (auto fault = cms_signature_fault(signature, as_bytes(content))) {
+    status.line("BADSIG " + who);
+    std::cerr << "brokerkey-gpgsm: BAD signature: " << *fault << "\n";
+    return 1;
+  }
+
+  LedgerState ledger = Ledger(load_config(locate_config()).ledger).state();
+  const KeyRecord* key = ledger.find(fingerprint_of(signature.key));
+  if (!key) {
+    status.line("ERRSIG " + fingerprint + " " + kAlgorithms + " " +
+                std::to_string(signature.signing_time.time_since_epoch().count()) + " 9");
+    std::cerr << "brokerkey-gpgsm: the signature verifies, but its key is not a key of this broker's ledger\n";
+    return 1;
+  }
+  auto window = signing_window(*key);
+  if (!window) {
+    status.line("REVKEYSIG " + who);
+    std::cerr << "brokerkey-gpgsm: the key " << key->label << " was revoked (" << key->revoke_reason
+              << "): it verifies nothing\n";
+    return 1;
+  }
+  std::string lifetime = format_rfc3339(window->from) + " until " + (window->until ? format_rfc3339(*window->until) : "now");
+  if (!window->contains(signature.signing_time)) {
+    status.line("EXPKEYSIG " + who);
+    std::cerr << "brokerkey-gpgsm: the key " << key->label << " signs only from " << lifetime
+              << "; this signature claims " << format_rfc3339(signature.signing_time) << "\n";
+    return 1;
+  }
+  std::string seconds = std::to_string(signature.signing_time.time_since_epoch().count());
+  status.line("GOODSIG " + who);
+  status.line("VALIDSIG " + fingerprint + " " + format_rfc3339(signature.signing_time).substr(0, 10) + " " + seconds +
+              " 0 0 0 " + kAlgorithms + " " + fingerprint);
+  status.line("TRUST_FULLY 0 brokerkey-ledger");
+  std::cerr << "brokerkey-gpgsm: Good signature from \"" << signature.subject << "\"\n"
+            << "brokerkey-gpgsm: broker key " << key->label << ", signing from " << lifetime << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  Request request;
+  try {
+    request = parse_arguments(args);
+  } catch (const std::exception& e) {
+    std::cerr << "brokerkey-gpgsm: " << e.what() << "\n" << kUsage;
+    return 2;
+  }
+  StatusChannel status(request.status_fd);
+  try {
+    return request.mode == Request::Mode::sign ? sign(request, status) : verify(request, status);
+  } catch (const std::exception& e) {
+    std::cerr << "brokerkey-gpgsm: " << e.what() << "\n";
+    try {
+      status.line(request.mode == Request::Mode::sign ? "FAILURE sign 1" : "FAILURE verify 1");
+    } catch (const std::exception&) {
+      // the status channel itself failed; the message above is all there is
+    }
+    return 2;
+  }
+}
