@@ -132,15 +132,13 @@ std::string read_content(const std::string& file) {
 
 KeyUri key_uri_of(const std::string& key) {
   if (key.rfind("pkcs11:", 0) == 0) return parse_key_uri(key);
-  KeyUri uri;
-  uri.text = key;
   if (key.size() != 64 || !hex_decode(key)) {
     throw invalid_input("KEY '" + key + "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
   }
-  Fingerprint fingerprint = Fingerprint::from_hex(key);
-  uri.id = std::string(fingerprint.bytes.begin(), fingerprint.bytes.end());
-  uri.type = CKO_PRIVATE_KEY;
-  return uri;
+  // The module's CKA_ID is the fingerprint: the key in whichever slot shows it.
+  std::string uri = "pkcs11:type=private;id=";
+  for (std::size_t i = 0; i < key.size(); i += 2) uri += "%" + key.substr(i, 2);
+  return parse_key_uri(uri);
 }
 
 Secret pin_for(const KeyUri& uri) {
