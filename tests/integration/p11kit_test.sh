@@ -1,0 +1,56 @@
+# p11-kit registration: the module file `cmake --install` writes (build/brokerkey.module) makes
+# `p11-kit list-modules` show brokerkey, p11tool find 'pkcs11:token=brokerkey' through p11-kit's
+# registry, and pkcs11-tool sign with CKM_EDDSA through p11-kit-proxy.so. Debian's softhsm2
+# stays registered as the package leaves it.
+#
+# p11-kit reads ~/.config/pkcs11/modules only for non-root users, and the system directories
+# are not the test's to change, so as root the checks run as 'nobody' with the module file as
+# that user's registration (the module path pointed at this build). Runs as is for other users.
+source "$(dirname "$0")/lib.sh"
+MODULE_FILE=$3
+PROXY=$(pkg-config --variable=proxy_module p11-kit-1)
+[ -r "$PROXY" ] && pass || fail "p11-kit-proxy.so not found (pkg-config p11-kit-1)"
+
+AS=()
+P=$WORK/p11kit
+mkdir -p "$P/bin" "$P/home"
+cp "$BROKERKEY" "$MODULE" "$P/bin/"
+if [ "$(id -u)" -eq 0 ]; then
+  chmod 711 "$WORK"
+  chown -R nobody:nogroup "$P"
+  AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+run() { "${AS[@]}" env HOME="$P/home" BROKERKEY_CONF="$P/home/broker/brokerkey.conf" "$@"; }
+
+run "$P/bin/brokerkey" init --dir "$P/home/broker" --service acme --purpose git-signing --env prod >/dev/null
+run "$P/bin/brokerkey" mint >/dev/null
+PIN=$(run "$P/bin/brokerkey" consumer add ci | grep -o 'ci:[a-z0-9]*')
+run "$P/bin/brokerkey" pubkey --format pem > "$WORK/pub.pem"
+run mkdir -p "$P/home/.config/pkcs11/modules"
+grep -q "^module: " "$MODULE_FILE" && pass || fail "the installed module file has no module: line"
+sed "s|^module: .*|module: $P/bin/$(basename "$MODULE")|" "$MODULE_FILE" |
+  run tee "$P/home/.config/pkcs11/modules/brokerkey.module" >/dev/null
+
+expect 0 "p11-kit list-modules" -- run p11-kit list-modules
+contains "brokerkey: $P/bin/$(basename "$MODULE")" "brokerkey is registered"
+contains "library-manufacturer: brokerkey" "the module answers C_GetInfo"
+contains "token: brokerkey" "its token is listed"
+
+if p11tool_usable; then
+  expect 0 "p11tool finds the token through p11-kit" -- run p11tool --list-all 'pkcs11:token=brokerkey'
+  contains "Label: acme-git-signing-ed25519-prod" "p11tool sees the key"
+  contains "Type: Public key (EdDSA (Ed25519))" "an Ed25519 public key"
+fi
+
+# Signing through the proxy: CKM_EDDSA passes p11-kit's in-process proxy.
+echo "signed through p11-kit-proxy" > "$WORK/msg"
+chmod 644 "$WORK/msg"
+expect 0 "pkcs11-tool signs through p11-kit-proxy.so" -- run pkcs11-tool --module "$PROXY" --token-label brokerkey \
+  --login --pin "$PIN" --sign --mechanism EDDSA --label acme-git-signing-ed25519-prod -i "$WORK/msg" -o "$P/sig"
+expect 0 "openssl verifies it with the broker key" -- openssl pkeyutl -verify -pubin -inkey "$WORK/pub.pem" \
+  -rawin -in "$WORK/msg" -sigfile "$P/sig"
+contains "Signature Verified Successfully" "openssl verdict"
+expect 1 "a wrong PIN through the proxy" -- run pkcs11-tool --module "$PROXY" --token-label brokerkey \
+  --login --pin "ci:wrong" --sign --mechanism EDDSA -i "$WORK/msg" -o "$P/sig2"
+contains "CKR_PIN_INCORRECT" "the module's answer passes through"
+finish
