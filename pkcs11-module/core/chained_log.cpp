@@ -151,6 +151,10 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
       [[maybe_unused]] int ignored = ::ftruncate(fd.get(), info.st_size - written);
     }
     errno = written < 0 ? saved : ENOSPC;
+    bool full = errno == ENOSPC || errno == EFBIG || errno == EDQUOT;
+    // A full disk is the token being out of memory, which a client can act on; anything else
+    // is the generic file failure.
+    if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path_));
     throw file_error("cannot append to " + errno_text(path_));
   }
   if (::fsync(fd.get()) != 0) throw file_error("cannot fsync " + errno_text(path_));

@@ -111,6 +111,11 @@ Secret read_secret_file(const fs::path& path) {
     throw file_error("PIN file " + path.string() + " has mode " + mode +
                      ": it must not be accessible by group or others (chmod 600)");
   }
+  // Only root gets this far with another user's 0600 file; a PIN that user can rewrite is theirs.
+  if (info.st_uid != ::geteuid()) {
+    throw file_error("PIN file " + path.string() + " is owned by uid " + std::to_string(info.st_uid) +
+                     ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+  }
   Secret secret(read_all(fd.get(), path));
   std::string_view text = secret.view();
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);

@@ -1,10 +1,12 @@
 #define BOOST_TEST_MODULE chained_log
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+#include <csignal>
 #include <fstream>
 
 #include "core/chained_log.h"
@@ -126,6 +128,40 @@ BOOST_AUTO_TEST_CASE(concurrent_writers_lose_nothing) {
   auto lines = ChainedLog(path).read_lines();
   BOOST_TEST(lines.size() == std::size_t{kWriters * kEach});
   BOOST_TEST(!verify_chain(lines));
+}
+
+// A full disk, as the file-size limit makes it: the write stops part-way (room for a few bytes)
+// or at once (no room). The append fails with its reason and leaves the log as it was.
+BOOST_AUTO_TEST_CASE(a_full_disk_fails_the_append_and_keeps_every_record) {
+  for (rlim_t room : {rlim_t{0}, rlim_t{20}}) {
+    TempDir dir;
+    ChainedLog log(dir.path() / "log.jsonl");
+    log.append("init", {{"x", 1}}, kT0);
+    log.append("note", {{"y", 2}}, kT0);
+    std::string before = read_all(log.path());
+    pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+      std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of a signal, as ENOSPC would be
+      rlimit limit{before.size() + room, before.size() + room};
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      try {
+        log.append("note", {{"big", std::string(200, 'x')}}, kT0);
+        ::_exit(2);
+      } catch (const Error& e) {
+        ::_exit(std::string(e.what()).find("cannot append to") != std::string::npos ? 0 : 3);
+      }
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0, "room " << room << ": child exit " << WEXITSTATUS(status));
+    BOOST_TEST(read_all(log.path()) == before, "room " << room << ": the log changed");
+    BOOST_TEST(!verify_chain(log.read_lines()));
+    log.append("note", {{"after", true}}, kT0);  // with room again, the chain simply continues
+    BOOST_TEST(!verify_chain(log.read_lines()));
+    BOOST_TEST(log.read_lines().size() == 3u);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(missing_log_has_no_lines) {

@@ -40,6 +40,17 @@ BOOST_AUTO_TEST_CASE(pin_file_readable_by_others_is_refused) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(pin_file_of_another_user_is_refused) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("only root can read another user's 0600 file; nothing to refuse here");
+    return;
+  }
+  TempDir dir;
+  write_with_mode(dir.path() / "pin", "s3cret\n", 0600);
+  BOOST_REQUIRE(::chown((dir.path() / "pin").c_str(), 65534, 65534) == 0);
+  BOOST_TEST(error_of(dir.path() / "pin").find("is owned by uid 65534, not by this user (uid 0)") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(pin_file_symlink_empty_or_missing_is_refused) {
   TempDir dir;
   write_with_mode(dir.path() / "pin", "s3cret\n", 0600);
