@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config
   libssl-dev libp11-kit-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
-  softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client
+  softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client valgrind
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, builds, runs every test with ctest; then
-# builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs them all again.
+# The whole test suite: installs what is missing, builds, runs every test with ctest and one
+# under valgrind; then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
+# them all again.
 # Usage: bash tests/run.sh   (as root, on Debian 12)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,10 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROKERKEY_TESTS=ON
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
+# One integration test under valgrind's memcheck (the module, the core and SoftHSM in one
+# process): any error or definite leak fails the run.
+valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+  --suppressions=tests/valgrind.supp build/bin/module_signing_test
 
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DBROKERKEY_SANITIZE=ON -DBROKERKEY_TESTS=ON
 cmake --build build-sanitize -j"$jobs"
