@@ -24,7 +24,7 @@ std::string text(const std::optional<std::vector<unsigned char>>& value) {
 std::vector<std::string> check_slot(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, const KeyRecord& key) {
   std::vector<std::string> problems;
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
-  check_backend(fn->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &session), "C_OpenSession");
+  check_backend(fn->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &session), "C_OpenSession", kModule);
   CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
   auto objects = find_objects(fn, session, {{CKA_CLASS, &public_class, sizeof public_class}});
   if (objects.size() != 1) {

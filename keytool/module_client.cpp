@@ -36,9 +36,9 @@ namespace {
 
 std::vector<CK_SLOT_ID> matching_slots(CK_FUNCTION_LIST* fn, const KeyUri& uri) {
   CK_ULONG count = 0;
-  check_backend(fn->C_GetSlotList(CK_TRUE, nullptr, &count), "C_GetSlotList");
+  check_backend(fn->C_GetSlotList(CK_TRUE, nullptr, &count), "C_GetSlotList", kModule);
   std::vector<CK_SLOT_ID> slots(count);
-  check_backend(fn->C_GetSlotList(CK_TRUE, slots.data(), &count), "C_GetSlotList");
+  check_backend(fn->C_GetSlotList(CK_TRUE, slots.data(), &count), "C_GetSlotList", kModule);
   slots.resize(count);
   std::vector<CK_SLOT_ID> matching;
   for (CK_SLOT_ID slot : slots) {
@@ -66,7 +66,7 @@ UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pi
   for (CK_SLOT_ID slot : matching_slots(fn, uri)) {
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     check_backend(fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session),
-                  "C_OpenSession");
+                  "C_OpenSession", kModule);
     CK_RV rv = log_in(fn, session, CKU_USER, pin.view());
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
       fn->C_CloseSession(session);
@@ -106,12 +106,12 @@ UriSigner::~UriSigner() {
 Signature UriSigner::sign(ByteView data) const {
   CK_FUNCTION_LIST* fn = module_.fn();
   CK_MECHANISM mechanism{CKM_EDDSA, nullptr, 0};
-  check_backend(fn->C_SignInit(session_, &mechanism, private_key_), "C_SignInit");
+  check_backend(fn->C_SignInit(session_, &mechanism, private_key_), "C_SignInit", kModule);
   Signature signature{};
   CK_ULONG length = signature.size();
   check_backend(fn->C_Sign(session_, const_cast<CK_BYTE_PTR>(data.data()), static_cast<CK_ULONG>(data.size()),
                            signature.data(), &length),
-                "C_Sign");
+                "C_Sign", kModule);
   if (!ed25519_verify(public_key_, data, signature)) {
     throw integrity_failed("the module returned a signature that does not verify");
   }

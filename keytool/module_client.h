@@ -15,6 +15,9 @@ namespace brokerkey {
 
 namespace fs = std::filesystem;
 
+// How messages name the module when the keytool is its client.
+inline constexpr std::string_view kModule = "brokerkey module";
+
 // `name` in the directory of the running program (the build tree, or the install's bin/).
 fs::path beside_this_program(std::string_view name);
 

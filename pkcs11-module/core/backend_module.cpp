@@ -55,8 +55,8 @@ std::vector<CK_SLOT_ID> slots(CK_FUNCTION_LIST* fn) {
 
 }  // namespace
 
-void check_backend(CK_RV rv, const char* call) {
-  if (rv != CKR_OK) throw backend_failed(std::string("backend ") + call + " failed", rv);
+void check_backend(CK_RV rv, const char* call, std::string_view module) {
+  if (rv != CKR_OK) throw backend_failed(std::string(module) + " " + call + " failed", rv);
 }
 
 CK_UTF8CHAR_PTR pin_pointer(std::string_view pin) {

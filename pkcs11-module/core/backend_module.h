@@ -42,8 +42,9 @@ class BackendModule {
   bool we_initialized_ = false;
 };
 
-// Throws backend_failed naming the call, unless rv is CKR_OK.
-void check_backend(CK_RV rv, const char* call);
+// Throws backend_failed naming the module and the call, unless rv is CKR_OK. `module` is
+// "brokerkey module" when a client of the module checks it.
+void check_backend(CK_RV rv, const char* call, std::string_view module = "backend");
 
 // PKCS#11 takes PINs through non-const pointers it never writes through.
 CK_UTF8CHAR_PTR pin_pointer(std::string_view pin);
