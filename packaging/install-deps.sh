@@ -7,6 +7,7 @@ packages=(
   libssl-dev libp11-kit-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client valgrind
+  clang libclang-rt-14-dev
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, runs every test with ctest and one
 # under valgrind; then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
-# them all again.
+# them all again; then runs every fuzz target (clang, libFuzzer) for a bounded time.
 # Usage: bash tests/run.sh   (as root, on Debian 12)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +19,6 @@ valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=de
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DBROKERKEY_SANITIZE=ON -DBROKERKEY_TESTS=ON
 cmake --build build-sanitize -j"$jobs"
 (cd build-sanitize && ctest --output-on-failure -j"$jobs")
+
+# Every libFuzzer target for a bounded time (FUZZ_SECONDS, default 30 each).
+bash fuzz/run.sh build-fuzz

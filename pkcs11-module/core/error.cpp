@@ -4,7 +4,7 @@
 
 namespace brokerkey {
 
-Error::Error(CK_RV rv, const std::string& message, std::source_location where)
+Error::Error(CK_RV rv, const std::string& message, Loc where)
     : std::runtime_error(message), rv_(rv), where_(where) {}
 
 Error arguments_bad(const std::string& what, Loc where) {

@@ -3,7 +3,6 @@
 // below so that every code is chosen in one obvious place.
 #pragma once
 
-#include <source_location>
 #include <stdexcept>
 #include <string>
 
@@ -11,20 +10,29 @@
 
 namespace brokerkey {
 
+// std::source_location's file and line, from the builtins both gcc and clang 14 have (clang
+// 14 cannot compile libstdc++'s <source_location>, and the fuzz build uses it).
+struct Loc {
+  const char* file = "";
+  int line_number = 0;
+  static constexpr Loc current(const char* file = __builtin_FILE(), int line = __builtin_LINE()) noexcept {
+    return Loc{file, line};
+  }
+  const char* file_name() const noexcept { return file; }
+  int line() const noexcept { return line_number; }
+};
+
 class Error : public std::runtime_error {
  public:
-  Error(CK_RV rv, const std::string& message,
-        std::source_location where = std::source_location::current());
+  Error(CK_RV rv, const std::string& message, Loc where = Loc::current());
 
   CK_RV rv() const noexcept { return rv_; }
-  const std::source_location& where() const noexcept { return where_; }
+  const Loc& where() const noexcept { return where_; }
 
  private:
   CK_RV rv_;
-  std::source_location where_;
+  Loc where_;
 };
-
-using Loc = std::source_location;
 
 // Misuse by the caller.
 Error arguments_bad(const std::string& what, Loc where = Loc::current());
