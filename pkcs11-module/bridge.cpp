@@ -417,7 +417,7 @@ CK_RV sign_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism, CK_OBJECT_
   return CKR_OK;
 }
 
-CK_RV sign(CK_SESSION_HANDLE handle, ByteView data, Output signature) {
+CK_RV sign(CK_SESSION_HANDLE handle, Input data, Output signature) {
   auto state = current_state();
   auto session = state->sessions().get(handle);
   std::lock_guard lock(session->mutex);
@@ -426,21 +426,22 @@ CK_RV sign(CK_SESSION_HANDLE handle, ByteView data, Output signature) {
   SignOperation op = std::move(*session->sign);
   session->sign.reset();
   if (op.multi_part) throw Error(CKR_OPERATION_ACTIVE, "C_Sign after C_SignUpdate");
+  ByteView message = data.view();
   if (auto early = signature.check(kSignatureSize)) {
     session->sign = std::move(op);
     return *early;
   }
-  signature.deliver(sign_and_record(*state, *session, op, data));
+  signature.deliver(sign_and_record(*state, *session, op, message));
   return CKR_OK;
 }
 
-CK_RV sign_update(CK_SESSION_HANDLE handle, ByteView part) {
+CK_RV sign_update(CK_SESSION_HANDLE handle, Input part) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
   if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_SignInit first");
   try {
     session->sign->multi_part = true;
-    append_data(session->sign->data, part);
+    append_data(session->sign->data, part.view());
   } catch (...) {
     session->sign.reset();
     throw;
@@ -474,24 +475,25 @@ CK_RV verify_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism, CK_OBJEC
   return CKR_OK;
 }
 
-CK_RV verify(CK_SESSION_HANDLE handle, ByteView data, ByteView signature) {
+CK_RV verify(CK_SESSION_HANDLE handle, Input data, Input signature) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
   if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
   VerifyOperation op = std::move(*session->verify);
   session->verify.reset();
   if (op.multi_part) throw Error(CKR_OPERATION_ACTIVE, "C_Verify after C_VerifyUpdate");
-  op.data.assign(data.begin(), data.end());
-  return finish_verify(std::move(op), signature);
+  ByteView message = data.view();
+  op.data.assign(message.begin(), message.end());
+  return finish_verify(std::move(op), signature.view());
 }
 
-CK_RV verify_update(CK_SESSION_HANDLE handle, ByteView part) {
+CK_RV verify_update(CK_SESSION_HANDLE handle, Input part) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
   if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
   try {
     session->verify->multi_part = true;
-    append_data(session->verify->data, part);
+    append_data(session->verify->data, part.view());
   } catch (...) {
     session->verify.reset();
     throw;
@@ -499,13 +501,13 @@ CK_RV verify_update(CK_SESSION_HANDLE handle, ByteView part) {
   return CKR_OK;
 }
 
-CK_RV verify_final(CK_SESSION_HANDLE handle, ByteView signature) {
+CK_RV verify_final(CK_SESSION_HANDLE handle, Input signature) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
   if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
   VerifyOperation op = std::move(*session->verify);
   session->verify.reset();
-  return finish_verify(std::move(op), signature);
+  return finish_verify(std::move(op), signature.view());
 }
 
 CK_RV generate_random(CK_SESSION_HANDLE handle, CK_BYTE_PTR data, CK_ULONG length) {

@@ -16,6 +16,19 @@ namespace brokerkey::bridge {
 
 // Caller-supplied input: a NULL pointer with a non-zero length is CKR_ARGUMENTS_BAD.
 ByteView input(const CK_BYTE* data, CK_ULONG length);
+
+// Caller-supplied input to an operation, checked when the operation reads it: a NULL with a
+// non-zero length must still end the active operation (PKCS#11 section 5.2), so the check
+// cannot happen before the operation is taken.
+class Input {
+ public:
+  Input(const CK_BYTE* data, CK_ULONG length) : data_(data), length_(length) {}
+  ByteView view() const { return input(data_, length_); }  // throws CKR_ARGUMENTS_BAD
+
+ private:
+  const CK_BYTE* data_;
+  CK_ULONG length_;
+};
 std::span<CK_ATTRIBUTE> attribute_template(CK_ATTRIBUTE_PTR data, CK_ULONG count);
 
 // Caller-supplied output buffer with PKCS#11's length protocol (section 5.2).
@@ -57,14 +70,14 @@ CK_RV find_objects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR objects, CK_U
 CK_RV find_objects_final(CK_SESSION_HANDLE session);
 
 CK_RV sign_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key);
-CK_RV sign(CK_SESSION_HANDLE session, ByteView data, Output signature);
-CK_RV sign_update(CK_SESSION_HANDLE session, ByteView part);
+CK_RV sign(CK_SESSION_HANDLE session, Input data, Output signature);
+CK_RV sign_update(CK_SESSION_HANDLE session, Input part);
 CK_RV sign_final(CK_SESSION_HANDLE session, Output signature);
 
 CK_RV verify_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key);
-CK_RV verify(CK_SESSION_HANDLE session, ByteView data, ByteView signature);
-CK_RV verify_update(CK_SESSION_HANDLE session, ByteView part);
-CK_RV verify_final(CK_SESSION_HANDLE session, ByteView signature);
+CK_RV verify(CK_SESSION_HANDLE session, Input data, Input signature);
+CK_RV verify_update(CK_SESSION_HANDLE session, Input part);
+CK_RV verify_final(CK_SESSION_HANDLE session, Input signature);
 
 CK_RV generate_random(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG length);
 

@@ -221,13 +221,13 @@ BROKERKEY_EXPORT CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR p
 BROKERKEY_EXPORT CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
                               CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen) {
   return guarded("C_Sign", [&] {
-    return bridge::sign(hSession, bridge::input(pData, ulDataLen),
+    return bridge::sign(hSession, bridge::Input(pData, ulDataLen),
                         bridge::Output(pSignature, pulSignatureLen));
   });
 }
 BROKERKEY_EXPORT CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
   return guarded("C_SignUpdate",
-                 [&] { return bridge::sign_update(hSession, bridge::input(pPart, ulPartLen)); });
+                 [&] { return bridge::sign_update(hSession, bridge::Input(pPart, ulPartLen)); });
 }
 BROKERKEY_EXPORT CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
                                    CK_ULONG_PTR pulSignatureLen) {
@@ -249,18 +249,18 @@ BROKERKEY_EXPORT CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR
 BROKERKEY_EXPORT CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
                                 CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen) {
   return guarded("C_Verify", [&] {
-    return bridge::verify(hSession, bridge::input(pData, ulDataLen),
-                          bridge::input(pSignature, ulSignatureLen));
+    return bridge::verify(hSession, bridge::Input(pData, ulDataLen),
+                          bridge::Input(pSignature, ulSignatureLen));
   });
 }
 BROKERKEY_EXPORT CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
   return guarded("C_VerifyUpdate",
-                 [&] { return bridge::verify_update(hSession, bridge::input(pPart, ulPartLen)); });
+                 [&] { return bridge::verify_update(hSession, bridge::Input(pPart, ulPartLen)); });
 }
 BROKERKEY_EXPORT CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature,
                                      CK_ULONG ulSignatureLen) {
   return guarded("C_VerifyFinal", [&] {
-    return bridge::verify_final(hSession, bridge::input(pSignature, ulSignatureLen));
+    return bridge::verify_final(hSession, bridge::Input(pSignature, ulSignatureLen));
   });
 }
 BROKERKEY_EXPORT CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR,
