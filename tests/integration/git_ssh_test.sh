@@ -3,21 +3,7 @@
 # allowed-signers, before and after a rotation. Time is injected so validity windows are exact.
 source "$(dirname "$0")/lib.sh"
 SSH_KEYGEN_DROPIN=$(dirname "$BROKERKEY")/brokerkey-ssh-keygen
-export HOME=$WORK/home
-mkdir -p "$HOME/.config/brokerkey"
-export GIT_CONFIG_NOSYSTEM=1
-at() { export BROKERKEY_TEST_NOW=$1 GIT_COMMITTER_DATE=$1 GIT_AUTHOR_DATE=$1; }
-
-at 2026-01-01T00:00:00Z
-"$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
-export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
-"$BROKERKEY" mint >/dev/null
-( umask 077 && "$BROKERKEY" consumer add ci | grep -o 'ci:[a-z0-9]*' > "$HOME/.config/brokerkey/ci.pin" )
-
-git init -q "$WORK/repo"
-cd "$WORK/repo"
-git config user.name "CI bot"
-git config user.email ci@acme.example
+git_broker
 expect 0 "git-config prints the configuration" -- "$BROKERKEY" git-config --consumer ci
 contains "gpg.ssh.program '$SSH_KEYGEN_DROPIN'" "git-config names the drop-in"
 contains "user.signingkey 'pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private?pin-source=file:$HOME/.config/brokerkey/ci.pin'" "git-config URI"

@@ -5,11 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 CMS_CHECK=$3
 GPGSM=$(dirname "$BROKERKEY")/brokerkey-gpgsm
-export HOME=$WORK/home
-mkdir -p "$HOME/.config/brokerkey"
-export GIT_CONFIG_NOSYSTEM=1
-PIN_FILE=$HOME/.config/brokerkey/ci.pin
-at() { export BROKERKEY_TEST_NOW=$1 GIT_COMMITTER_DATE=$1 GIT_AUTHOR_DATE=$1; }
 # commit_parts COMMIT: the signature and the signed payload of a commit, as git splits them.
 commit_parts() {
   git cat-file commit "$1" > "$WORK/object"
@@ -18,16 +13,7 @@ commit_parts() {
        {sig=0; print}' "$WORK/object" > "$WORK/payload" 2> "$WORK/signature"
 }
 
-at 2026-01-01T00:00:00Z
-"$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
-export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
-"$BROKERKEY" mint >/dev/null
-( umask 077 && "$BROKERKEY" consumer add ci | grep -o 'ci:[a-z0-9]*' > "$PIN_FILE" )
-
-git init -q "$WORK/repo"
-cd "$WORK/repo"
-git config user.name "CI bot"
-git config user.email ci@acme.example
+git_broker
 expect 1 "x509 needs a certificate first" -- "$BROKERKEY" git-config --format x509
 contains "brokerkey cert --pin-file" "the message names the fix"
 "$BROKERKEY" cert --pin-file "$PIN_FILE" --subject "CN=Acme git signing,O=Acme" >/dev/null 2>&1

@@ -44,6 +44,26 @@ new_broker() {
   PIN=$("$BROKERKEY" consumer add ci | grep -o 'ci:[a-z0-9]*')
 }
 
+# at TIME: the broker's clock and git's commit dates, so validity windows are exact.
+at() { export BROKERKEY_TEST_NOW=$1 GIT_COMMITTER_DATE=$1 GIT_AUTHOR_DATE=$1; }
+
+# git_broker: on day 0 (2026-01-01), a broker with its key and consumer ci, whose PIN is in
+# $PIN_FILE under a HOME of the test's own; then a new git repository, the current directory.
+git_broker() {
+  export HOME=$WORK/home GIT_CONFIG_NOSYSTEM=1
+  PIN_FILE=$HOME/.config/brokerkey/ci.pin
+  mkdir -p "$HOME/.config/brokerkey"
+  at 2026-01-01T00:00:00Z
+  "$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
+  export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
+  "$BROKERKEY" mint >/dev/null
+  ( umask 077 && "$BROKERKEY" consumer add ci | grep -o 'ci:[a-z0-9]*' > "$PIN_FILE" )
+  git init -q "$WORK/repo"
+  cd "$WORK/repo"
+  git config user.name "CI bot"
+  git config user.email ci@acme.example
+}
+
 # Under the sanitizer build's LD_PRELOAD, p11tool deadlocks at exit inside glibc's locale lock
 # (p11-kit's destructor, not brokerkey code): p11tool checks run in the regular build only.
 p11tool_usable() {

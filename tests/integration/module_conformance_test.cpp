@@ -110,15 +110,6 @@ std::vector<Call> every_function() {
   };
 }
 
-struct Broker {
-  TempBroker broker;
-  LoadedModule module;
-  CK_SESSION_HANDLE session = module.open_session(broker.pin());
-  CK_OBJECT_HANDLE private_key = module.find_one(session, CKO_PRIVATE_KEY);
-  CK_OBJECT_HANDLE public_key = module.find_one(session, CKO_PUBLIC_KEY);
-  CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
-};
-
 void expect(CK_RV got, CK_RV want, const std::string& call) {
   BOOST_TEST(got == want, call << ": " << rv_text(got) << ", expected " << rv_text(want));
 }
@@ -140,7 +131,7 @@ BOOST_AUTO_TEST_CASE(every_function_before_initialize_and_after_finalize) {
   expect(module->C_GetFunctionList(nullptr), CKR_ARGUMENTS_BAD, "C_GetFunctionList(NULL)");
 }
 
-BOOST_FIXTURE_TEST_CASE(a_null_for_every_required_pointer, Broker) {
+BOOST_FIXTURE_TEST_CASE(a_null_for_every_required_pointer, LoggedInBroker) {
   auto* f = module.fn();
   CK_BYTE buffer[64];
   CK_ULONG length = sizeof buffer;
@@ -204,7 +195,7 @@ BOOST_FIXTURE_TEST_CASE(a_null_for_every_required_pointer, Broker) {
   expect(f->C_Sign(session, buffer, 4, buffer, &length), CKR_OK, "C_Sign after the sweep");
 }
 
-BOOST_FIXTURE_TEST_CASE(invalid_slot_session_and_object_handles, Broker) {
+BOOST_FIXTURE_TEST_CASE(invalid_slot_session_and_object_handles, LoggedInBroker) {
   auto* f = module.fn();
   CK_SLOT_INFO slot_info;
   CK_TOKEN_INFO token_info;
@@ -243,7 +234,7 @@ BOOST_FIXTURE_TEST_CASE(invalid_slot_session_and_object_handles, Broker) {
   expect(f->C_SignInit(session, &ecdsa, private_key), CKR_MECHANISM_INVALID, "C_SignInit with CKM_ECDSA");
 }
 
-BOOST_FIXTURE_TEST_CASE(close_all_sessions_closes_every_session_and_logs_out, Broker) {
+BOOST_FIXTURE_TEST_CASE(close_all_sessions_closes_every_session_and_logs_out, LoggedInBroker) {
   auto* f = module.fn();
   CK_SESSION_HANDLE second = module.open_session("");
   CK_SESSION_INFO info;
@@ -263,7 +254,7 @@ BOOST_FIXTURE_TEST_CASE(close_all_sessions_closes_every_session_and_logs_out, Br
   expect(f->C_CloseAllSessions(0), CKR_OK, "C_CloseAllSessions with none open");
 }
 
-BOOST_FIXTURE_TEST_CASE(finalize_with_sessions_open_then_initialize_again, Broker) {
+BOOST_FIXTURE_TEST_CASE(finalize_with_sessions_open_then_initialize_again, LoggedInBroker) {
   auto* f = module.fn();
   BOOST_REQUIRE(f->C_SignInit(session, &eddsa, private_key) == CKR_OK);
   expect(f->C_Finalize(nullptr), CKR_OK, "C_Finalize with an open, logged-in session and an active operation");

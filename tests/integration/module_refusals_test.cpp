@@ -6,12 +6,7 @@
 
 namespace {
 
-struct Fixture {
-  TempBroker broker;
-  LoadedModule module;
-  CK_SESSION_HANDLE s = module.open_session(broker.pin());
-  CK_OBJECT_HANDLE priv = module.find_one(s, CKO_PRIVATE_KEY);
-  CK_OBJECT_HANDLE pub = module.find_one(s, CKO_PUBLIC_KEY);
+struct Fixture : LoggedInBroker {
 
   // What the backend holds, as its own tool lists it.
   std::string backend_objects() const {
@@ -34,55 +29,55 @@ BOOST_FIXTURE_TEST_CASE(writes_are_refused_and_change_nothing, Fixture) {
                                   {CKA_TOKEN, &yes, 1},
                                   {CKA_VALUE, value, 1}};
   CK_OBJECT_HANDLE created = 0, created2 = 0;
-  BOOST_TEST(module->C_CreateObject(s, data_template, 3, &created) == CKR_ACTION_PROHIBITED);
-  BOOST_TEST(module->C_CopyObject(s, priv, data_template, 0, &created) == CKR_ACTION_PROHIBITED);
-  BOOST_TEST(module->C_DestroyObject(s, priv) == CKR_ACTION_PROHIBITED);
-  BOOST_TEST(module->C_DestroyObject(s, pub) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_CreateObject(session, data_template, 3, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_CopyObject(session, private_key, data_template, 0, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_DestroyObject(session, private_key) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_DestroyObject(session, public_key) == CKR_ACTION_PROHIBITED);
   CK_BYTE label[] = "renamed";
   CK_ATTRIBUTE rename{CKA_LABEL, label, 7};
-  BOOST_TEST(module->C_SetAttributeValue(s, priv, &rename, 1) == CKR_ATTRIBUTE_READ_ONLY);
+  BOOST_TEST(module->C_SetAttributeValue(session, private_key, &rename, 1) == CKR_ATTRIBUTE_READ_ONLY);
   CK_BBOOL no = CK_FALSE;
   CK_ATTRIBUTE unprotect{CKA_SENSITIVE, &no, 1};
-  BOOST_TEST(module->C_SetAttributeValue(s, priv, &unprotect, 1) == CKR_ATTRIBUTE_READ_ONLY);
+  BOOST_TEST(module->C_SetAttributeValue(session, private_key, &unprotect, 1) == CKR_ATTRIBUTE_READ_ONLY);
 
   CK_MECHANISM keygen{CKM_EC_EDWARDS_KEY_PAIR_GEN, nullptr, 0};
-  BOOST_TEST(module->C_GenerateKeyPair(s, &keygen, nullptr, 0, nullptr, 0, &created, &created2) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_GenerateKeyPair(session, &keygen, nullptr, 0, nullptr, 0, &created, &created2) == CKR_ACTION_PROHIBITED);
   CK_MECHANISM aes{CKM_AES_KEY_GEN, nullptr, 0};
-  BOOST_TEST(module->C_GenerateKey(s, &aes, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_GenerateKey(session, &aes, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
   CK_BYTE wrapped[256];
   CK_ULONG wrapped_length = sizeof wrapped;
-  BOOST_TEST(module->C_WrapKey(s, &aes, pub, priv, wrapped, &wrapped_length) == CKR_ACTION_PROHIBITED);
-  BOOST_TEST(module->C_UnwrapKey(s, &aes, pub, wrapped, 16, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
-  BOOST_TEST(module->C_DeriveKey(s, &aes, priv, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_WrapKey(session, &aes, public_key, private_key, wrapped, &wrapped_length) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_UnwrapKey(session, &aes, public_key, wrapped, 16, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_DeriveKey(session, &aes, private_key, nullptr, 0, &created) == CKR_ACTION_PROHIBITED);
 
   CK_UTF8CHAR pin[] = "1234";
   CK_UTF8CHAR token_label[32] = {};
   BOOST_TEST(module->C_InitToken(0, pin, 4, token_label) == CKR_ACTION_PROHIBITED);
-  BOOST_TEST(module->C_InitPIN(s, pin, 4) == CKR_ACTION_PROHIBITED);
-  BOOST_TEST(module->C_SetPIN(s, pin, 4, pin, 4) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_InitPIN(session, pin, 4) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(module->C_SetPIN(session, pin, 4, pin, 4) == CKR_ACTION_PROHIBITED);
 
   // Not offered at all.
-  BOOST_TEST(module->C_EncryptInit(s, &aes, pub) == CKR_FUNCTION_NOT_SUPPORTED);
-  BOOST_TEST(module->C_DecryptInit(s, &aes, priv) == CKR_FUNCTION_NOT_SUPPORTED);
-  BOOST_TEST(module->C_DigestInit(s, &aes) == CKR_FUNCTION_NOT_SUPPORTED);
-  BOOST_TEST(module->C_SignRecoverInit(s, &keygen, priv) == CKR_FUNCTION_NOT_SUPPORTED);
-  BOOST_TEST(module->C_GetOperationState(s, wrapped, &wrapped_length) == CKR_FUNCTION_NOT_SUPPORTED);
-  BOOST_TEST(module->C_SeedRandom(s, pin, 4) == CKR_RANDOM_SEED_NOT_SUPPORTED);
-  BOOST_TEST(module->C_GetFunctionStatus(s) == CKR_FUNCTION_NOT_PARALLEL);
+  BOOST_TEST(module->C_EncryptInit(session, &aes, public_key) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_DecryptInit(session, &aes, private_key) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_DigestInit(session, &aes) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_SignRecoverInit(session, &keygen, private_key) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_GetOperationState(session, wrapped, &wrapped_length) == CKR_FUNCTION_NOT_SUPPORTED);
+  BOOST_TEST(module->C_SeedRandom(session, pin, 4) == CKR_RANDOM_SEED_NOT_SUPPORTED);
+  BOOST_TEST(module->C_GetFunctionStatus(session) == CKR_FUNCTION_NOT_PARALLEL);
 
   // A refusal checks the session first, like every other call.
-  BOOST_TEST(module->C_DestroyObject(0xdead, priv) == CKR_SESSION_HANDLE_INVALID);
+  BOOST_TEST(module->C_DestroyObject(0xdead, private_key) == CKR_SESSION_HANDLE_INVALID);
 
   BOOST_TEST(backend_objects() == before);
   BOOST_TEST(run_command("cat " + (broker.broker_dir() / "ledger.jsonl").string()).output == ledger_before);
-  module.find_one(s, CKO_PRIVATE_KEY);
-  module.find_one(s, CKO_PUBLIC_KEY);
+  module.find_one(session, CKO_PRIVATE_KEY);
+  module.find_one(session, CKO_PUBLIC_KEY);
 }
 
 BOOST_FIXTURE_TEST_CASE(random_comes_from_the_module, Fixture) {
   CK_BYTE a[32] = {}, b[32] = {};
-  BOOST_TEST(module->C_GenerateRandom(s, a, sizeof a) == CKR_OK);
-  BOOST_TEST(module->C_GenerateRandom(s, b, sizeof b) == CKR_OK);
+  BOOST_TEST(module->C_GenerateRandom(session, a, sizeof a) == CKR_OK);
+  BOOST_TEST(module->C_GenerateRandom(session, b, sizeof b) == CKR_OK);
   BOOST_TEST(std::memcmp(a, b, sizeof a) != 0);
-  BOOST_TEST(module->C_GenerateRandom(s, nullptr, 4) == CKR_ARGUMENTS_BAD);
+  BOOST_TEST(module->C_GenerateRandom(session, nullptr, 4) == CKR_ARGUMENTS_BAD);
 }

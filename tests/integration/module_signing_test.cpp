@@ -13,13 +13,7 @@ using namespace brokerkey;
 
 namespace {
 
-struct Fixture {
-  TempBroker broker;
-  LoadedModule module;
-  CK_SESSION_HANDLE session = module.open_session(broker.pin());
-  CK_OBJECT_HANDLE private_key = module.find_one(session, CKO_PRIVATE_KEY);
-  CK_OBJECT_HANDLE public_key = module.find_one(session, CKO_PUBLIC_KEY);
-  CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
+struct Fixture : LoggedInBroker {
 
   PublicKey ledger_key() const {
     std::string pem_path = (broker.dir() / "pub.pem").string();

@@ -65,3 +65,14 @@ class LoadedModule {
 };
 
 std::string rv_text(CK_RV rv);
+
+// Where most module tests start: a broker with its key and consumer "ci", the module loaded,
+// a session logged in as that consumer, and the key's two objects.
+struct LoggedInBroker {
+  TempBroker broker;
+  LoadedModule module;
+  CK_SESSION_HANDLE session = module.open_session(broker.pin());
+  CK_OBJECT_HANDLE private_key = module.find_one(session, CKO_PRIVATE_KEY);
+  CK_OBJECT_HANDLE public_key = module.find_one(session, CKO_PUBLIC_KEY);
+  CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
+};
