@@ -1,6 +1,7 @@
 // brokerkey check and brokerkey health: do the ledger, the backend and the configuration
 // agree, and is a rotation due? One assessment serves both; health --repair acts on it.
 #include <boost/json.hpp>
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <set>
@@ -54,6 +55,14 @@ Assessment assess(const Config& config, Backend* backend, int warn_days) {
     add(Severity::warning, "rotation overdue since " + format_rfc3339(current->rotation_due), "brokerkey rotate");
   } else if (current->rotation_due <= at + Days(warn_days)) {
     add(Severity::warning, "rotation due " + format_rfc3339(current->rotation_due), "brokerkey rotate");
+  }
+  // x509 signatures carry the key's certificate: once one was issued, a rotation that left the
+  // new key without one stops brokerkey-gpgsm.
+  bool certified_before = std::any_of(state.keys.begin(), state.keys.end(),
+                                      [](const KeyRecord& key) { return key.certificate_der_base64.has_value(); });
+  if (current && !current->certificate_der_base64 && certified_before) {
+    add(Severity::warning, "the current key has no certificate, though an earlier key had one: x509 signing fails",
+        "brokerkey cert --pin-file FILE");
   }
   for (const auto& key : state.keys) {
     if (key.status_at(at) == KeyStatus::superseded) {

@@ -67,11 +67,14 @@ at 2027-01-01T00:00:00Z   # day 365
 at 2027-01-06T00:00:00Z   # day 370: the new key needs its own certificate
 echo two > two && git add two
 expect 128 "no certificate for the new key yet" -- git commit -q -S -m "unsigned"
+expect 1 "brokerkey check warns" -- "$BROKERKEY" check
+contains "the current key has no certificate, though an earlier key had one" "check names the gap"
 # git 2.39 swallows the signing program's stderr; the program itself says why.
 expect 2 "the reason, from brokerkey-gpgsm" -- "$GPGSM" --status-fd=2 -bsau "$(git config user.signingkey)" < /dev/null
 contains "has no certificate: issue one with 'brokerkey cert --pin-file FILE'" "reason"
 contains "[GNUPG:] FAILURE sign" "FAILURE status"
 "$BROKERKEY" cert --pin-file "$PIN_FILE" --subject "CN=Acme git signing,O=Acme" >/dev/null 2>&1
+expect 0 "check is content again" -- "$BROKERKEY" check
 expect 0 "git commit -S after rotation" -- git commit -q -S -m "signed by the next key"
 NEW_FP=$("$BROKERKEY" pubkey --format fingerprint)
 [ "$OLD_FP" != "$NEW_FP" ] && pass || fail "rotation did not change the key"
