@@ -195,14 +195,17 @@ std::string serialize_config(const Config& config) {
                                      {"scrypt_r", consumer.scrypt.r},
                                      {"scrypt_p", consumer.scrypt.p}});
   }
+  // An unset naming part is left out: parse_config refuses an empty one.
+  json::object naming;
+  if (!config.naming.service.empty()) naming["service"] = config.naming.service;
+  if (!config.naming.purpose.empty()) naming["purpose"] = config.naming.purpose;
+  if (!config.naming.env.empty()) naming["env"] = config.naming.env;
   json::object root{
       {"version", 1},
       {"token_label", config.token_label},
       {"backend", std::move(backend)},
       {"ledger", config.ledger.string()},
-      {"naming", json::object{{"service", config.naming.service},
-                              {"purpose", config.naming.purpose},
-                              {"env", config.naming.env}}},
+      {"naming", std::move(naming)},
       {"rotation", json::object{{"period_days", config.rotation.period_days},
                                 {"overlap_days", config.rotation.overlap_days}}},
       {"consumers", std::move(consumers)},

@@ -101,10 +101,14 @@ class RecordView {
   std::size_t line_;
 };
 
-KeyRecord new_key(const RecordView& view, TimePoint at) {
+KeyRecord new_key(const LedgerState& state, const RecordView& view, TimePoint at) {
   KeyRecord key;
   key.label = view.text("label");
   key.fingerprint = view.fingerprint("fingerprint");
+  // One record per key: retire, revoke and cert_issue find a key by its fingerprint.
+  if (state.find(key.fingerprint)) {
+    view.fail("brings back a key the ledger already knows: " + key.fingerprint.hex());
+  }
   key.public_key = view.public_key();
   if (fingerprint_of(key.public_key) != key.fingerprint) {
     view.fail("has a public_key that does not hash to its fingerprint");
@@ -142,7 +146,7 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
       state.token_label = view.text("token_label");
     } else if (event == "mint") {
       if (state.current(at)) view.fail("mints a key while another is current");
-      state.keys.push_back(new_key(view, at));
+      state.keys.push_back(new_key(state, view, at));
     } else if (event == "rotate") {
       KeyRecord& from = existing(state, view, "from");
       if (from.status_at(at) != KeyStatus::current) view.fail("rotates from a key that is not current");
@@ -151,7 +155,7 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
       }
       from.superseded_at = at;
       from.overlap_until = view.time("overlap_until");
-      KeyRecord next = new_key(view, at);
+      KeyRecord next = new_key(state, view, at);
       if (view.fingerprint("to") != next.fingerprint) view.fail("has 'to' unlike its fingerprint");
       state.keys.push_back(std::move(next));
     } else if (event == "retire") {

@@ -145,8 +145,11 @@ Signature Pkcs11Backend::sign(const Fingerprint& fingerprint, ByteView message) 
     if (rv != CKR_OK) lease.discard();
     check_backend(rv, "C_SignInit");
     CK_ULONG length = signature.size();
-    rv = fn->C_Sign(lease.get(), const_cast<CK_BYTE_PTR>(message.data()),
-                    static_cast<CK_ULONG>(message.size()), signature.data(), &length);
+    // An empty message's data() may be NULL, which SoftHSM refuses even with length 0.
+    CK_BYTE none = 0;
+    CK_BYTE_PTR data = message.empty() ? &none : const_cast<CK_BYTE_PTR>(message.data());
+    rv = fn->C_Sign(lease.get(), data, static_cast<CK_ULONG>(message.size()), signature.data(),
+                    &length);
     if (rv != CKR_OK) lease.discard();
     check_backend(rv, "C_Sign");
     if (length != signature.size()) throw integrity_failed("backend returned a signature of the wrong size");

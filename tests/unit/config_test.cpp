@@ -47,6 +47,17 @@ BOOST_AUTO_TEST_CASE(serialize_then_parse_is_identity) {
   BOOST_TEST(serialize_config(again) == serialize_config(config));
 }
 
+// Found by fuzz/config_fuzz: `brokerkey init` without naming saved "naming":{"service":"",...},
+// which parse_config refuses, so no command could load the broker afterwards.
+BOOST_AUTO_TEST_CASE(a_config_without_naming_saves_and_loads_again) {
+  Config config = parse_config(kMinimal, "/srv/broker/brokerkey.conf");
+  Config again = parse_config(serialize_config(config), config.file);
+  BOOST_TEST(again.naming.service.empty());
+  BOOST_TEST(again.naming.env.empty());
+  config.naming.service = "acme";
+  BOOST_TEST(parse_config(serialize_config(config), config.file).naming.service == "acme");
+}
+
 BOOST_AUTO_TEST_CASE(broken_configs_name_the_problem) {
   expect_error("{", "not valid JSON");
   expect_error("[]", "must be a JSON object");
