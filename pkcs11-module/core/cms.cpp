@@ -16,20 +16,12 @@ namespace brokerkey {
 namespace {
 
 using CmsPtr = std::unique_ptr<CMS_ContentInfo, OpensslDeleter<CMS_ContentInfo_free>>;
-using X509Ptr = std::unique_ptr<X509, OpensslDeleter<X509_free>>;
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpensslDeleter<ASN1_TIME_free>>;
 
 struct X509StackDeleter {
   void operator()(STACK_OF(X509) * certs) const noexcept { sk_X509_pop_free(certs, X509_free); }
 };
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
-
-X509Ptr parse_x509(ByteView der) {
-  const unsigned char* p = der.data();
-  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!cert || p != der.data() + der.size()) throw integrity_failed("not a DER X.509 certificate");
-  return cert;
-}
 
 // What the signature covers: the signed attributes as a DER SET OF, whose elements are
 // ordered by their encodings (X.690 11.6), which is also how OpenSSL writes them into the
@@ -81,7 +73,7 @@ void expect_algorithm(const X509_ALGOR* algorithm, int nid, bool null_parameters
 Bytes make_detached_cms(ByteView certificate_der, ByteView content, TimePoint signing_time,
                         const SignedAttributesSigner& sign) {
   X509Ptr cert = parse_x509(certificate_der);
-  PublicKey key = parse_certificate(certificate_der).key;
+  PublicKey key = certificate_key(cert.get());
   // CMS_PARTIAL: OpenSSL lays out SignedData and the SignerInfo but signs nothing (it has no
   // private key, only the certificate's public key); the signature comes from the module.
   CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY));
@@ -152,7 +144,7 @@ CmsSignature parse_detached_cms(ByteView der) {
 
   CmsSignature out;
   out.certificate = der_encode<i2d_X509>(signer_cert);
-  out.key = parse_certificate(out.certificate).key;
+  out.key = certificate_key(signer_cert);
   out.subject = one_line(X509_get_subject_name(signer_cert));
 
   const ASN1_TYPE* content_type = only_value(signer, NID_pkcs9_contentType, {V_ASN1_OBJECT});

@@ -5,6 +5,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <ctime>
 #include <memory>
@@ -27,6 +28,7 @@ struct OpensslDeleter {
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpensslDeleter<EVP_PKEY_free>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, OpensslDeleter<BIO_free_all>>;
+using X509Ptr = std::unique_ptr<X509, OpensslDeleter<X509_free>>;
 
 // Everything written to a memory BIO, as text.
 inline std::string memory_bio_text(BIO* bio) {
@@ -44,6 +46,14 @@ Bytes der_encode(T* object) {
   Bytes out(der, der + length);
   OPENSSL_free(der);
   return out;
+}
+
+// A DER certificate, all of it; throws integrity_failed otherwise.
+inline X509Ptr parse_x509(ByteView der) {
+  const unsigned char* p = der.data();
+  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert || p != der.data() + der.size()) throw integrity_failed("not a DER X.509 certificate");
+  return cert;
 }
 
 inline TimePoint to_time_point(const ASN1_TIME* t) {

@@ -15,7 +15,6 @@ namespace brokerkey {
 
 namespace {
 
-using X509Ptr = std::unique_ptr<X509, OpensslDeleter<X509_free>>;
 using X509ReqPtr = std::unique_ptr<X509_REQ, OpensslDeleter<X509_REQ_free>>;
 using X509NamePtr = std::unique_ptr<X509_NAME, OpensslDeleter<X509_NAME_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpensslDeleter<BN_free>>;
@@ -106,9 +105,8 @@ Bytes make_self_signed_certificate(const CertificateRequest& request, const TbsS
   Bytes tbs = der_encode<i2d_re_X509_tbs>(cert.get());
   Bytes der = assemble_signed(tbs, sign(tbs));
 
-  const unsigned char* p = der.data();
-  X509Ptr check(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!check || X509_verify(check.get(), key.get()) != 1) {
+  X509Ptr check = parse_x509(der);
+  if (X509_verify(check.get(), key.get()) != 1) {
     throw integrity_failed("the signed certificate does not verify with the broker key");
   }
   return der;
@@ -137,17 +135,21 @@ std::string make_certificate_request(const CertificateRequest& request, const Tb
   return memory_bio_text(bio.get());
 }
 
-CertificateFields parse_certificate(ByteView der) {
-  const unsigned char* p = der.data();
-  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!cert || p != der.data() + der.size()) throw integrity_failed("not a DER X.509 certificate");
-  EVP_PKEY* key = X509_get0_pubkey(cert.get());
+PublicKey certificate_key(const X509* cert) {
+  EVP_PKEY* key = X509_get0_pubkey(cert);
   std::size_t length = 32;
-  CertificateFields fields;
-  if (!key || EVP_PKEY_get_raw_public_key(key, fields.key.raw.data(), &length) != 1 || length != 32 ||
-      EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
+  PublicKey out;
+  if (!key || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 ||
+      EVP_PKEY_get_raw_public_key(key, out.raw.data(), &length) != 1 || length != 32) {
     throw integrity_failed("the certificate is not for an Ed25519 key");
   }
+  return out;
+}
+
+CertificateFields parse_certificate(ByteView der) {
+  X509Ptr cert = parse_x509(der);
+  CertificateFields fields;
+  fields.key = certificate_key(cert.get());
   fields.subject = der_encode<i2d_X509_NAME>(X509_get_subject_name(cert.get()));
   fields.issuer = der_encode<i2d_X509_NAME>(X509_get_issuer_name(cert.get()));
   fields.serial_number = der_encode<i2d_ASN1_INTEGER>(X509_get_serialNumber(cert.get()));
@@ -157,10 +159,9 @@ CertificateFields parse_certificate(ByteView der) {
 }
 
 std::string certificate_pem(ByteView der) {
-  const unsigned char* p = der.data();
-  X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  X509Ptr cert = parse_x509(der);
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!cert || !bio || PEM_write_bio_X509(bio.get(), cert.get()) != 1) throw crypto_failed("cannot write PEM");
+  if (!bio || PEM_write_bio_X509(bio.get(), cert.get()) != 1) throw crypto_failed("cannot write PEM");
   return memory_bio_text(bio.get());
 }
 

@@ -9,6 +9,8 @@
 #include "core/clock.h"
 #include "core/ed25519.h"
 
+struct x509_st;  // OpenSSL's X509
+
 namespace brokerkey {
 
 // Signs the DER to-be-signed bytes with the broker key (through the module).
@@ -37,6 +39,8 @@ struct CertificateFields {
 };
 // Throws integrity_failed unless `der` is an X.509 certificate for an Ed25519 key.
 CertificateFields parse_certificate(ByteView der);
+// The Ed25519 key of a parsed certificate; throws integrity_failed for any other key.
+PublicKey certificate_key(const x509_st* cert);
 std::string certificate_pem(ByteView der);
 
 }  // namespace brokerkey

@@ -138,14 +138,7 @@ BOOST_AUTO_TEST_CASE(a_whole_year) {
   std::string overlap_pin = broker.pin();
   BOOST_REQUIRE(module->C_Login(overlap, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(overlap_pin.data()),
                                 overlap_pin.size()) == CKR_OK);
-  CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
-  CK_ATTRIBUTE match{CKA_CLASS, &private_class, sizeof private_class};
-  BOOST_REQUIRE(module->C_FindObjectsInit(overlap, &match, 1) == CKR_OK);
-  CK_OBJECT_HANDLE found[2];
-  CK_ULONG count = 9;
-  BOOST_REQUIRE(module->C_FindObjects(overlap, found, 2, &count) == CKR_OK);
-  BOOST_TEST(count == 0u);  // no private key in the overlap slot
-  BOOST_REQUIRE(module->C_FindObjectsFinal(overlap) == CKR_OK);
+  BOOST_TEST(module.find_all(overlap, CKO_PRIVATE_KEY).empty());  // no private key in the overlap slot
   BOOST_REQUIRE(module->C_VerifyInit(overlap, &eddsa, overlap_public) == CKR_OK);
   BOOST_TEST(module->C_Verify(overlap, signed1.data(), signed1.size(), signature1.data(), 64) == CKR_OK);
 

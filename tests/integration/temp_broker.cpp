@@ -88,13 +88,19 @@ CK_SESSION_HANDLE LoadedModule::open_session(const std::string& pin, CK_SLOT_ID 
   return session;
 }
 
-CK_OBJECT_HANDLE LoadedModule::find_one(CK_SESSION_HANDLE session, CK_OBJECT_CLASS object_class) const {
+std::vector<CK_OBJECT_HANDLE> LoadedModule::find_all(CK_SESSION_HANDLE session, CK_OBJECT_CLASS object_class) const {
   CK_ATTRIBUTE match{CKA_CLASS, &object_class, sizeof object_class};
   BOOST_REQUIRE(fn_->C_FindObjectsInit(session, &match, 1) == CKR_OK);
   CK_OBJECT_HANDLE found[4];
-  CK_ULONG count = 0;
+  CK_ULONG count = 9;
   BOOST_REQUIRE(fn_->C_FindObjects(session, found, 4, &count) == CKR_OK);
   BOOST_REQUIRE(fn_->C_FindObjectsFinal(session) == CKR_OK);
-  BOOST_REQUIRE_MESSAGE(count == 1, "found " << count << " objects of class " << object_class);
+  BOOST_REQUIRE(count <= 4);
+  return {found, found + count};
+}
+
+CK_OBJECT_HANDLE LoadedModule::find_one(CK_SESSION_HANDLE session, CK_OBJECT_CLASS object_class) const {
+  auto found = find_all(session, object_class);
+  BOOST_REQUIRE_MESSAGE(found.size() == 1, "found " << found.size() << " objects of class " << object_class);
   return found[0];
 }

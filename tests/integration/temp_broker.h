@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/pkcs11.h"
 #include "temp_dir.h"
@@ -55,6 +56,8 @@ class LoadedModule {
 
   // A session on slot 0, logged in with `pin` unless it is empty.
   CK_SESSION_HANDLE open_session(const std::string& pin, CK_SLOT_ID slot = 0) const;
+  // Every object of `object_class` the session finds (at most 4).
+  std::vector<CK_OBJECT_HANDLE> find_all(CK_SESSION_HANDLE session, CK_OBJECT_CLASS object_class) const;
   // The one object of `object_class` the session finds; fails the test otherwise.
   CK_OBJECT_HANDLE find_one(CK_SESSION_HANDLE session, CK_OBJECT_CLASS object_class) const;
 
