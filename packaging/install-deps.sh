@@ -3,7 +3,7 @@
 # Runs apt-get only when something is missing. Must run as root.
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config libsystemd-dev
   libssl-dev libp11-kit-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client valgrind

@@ -5,13 +5,6 @@
 
 namespace brokerkey {
 
-FileStamp stamp_of(const fs::path& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return {};
-  return {info.st_dev, info.st_ino, info.st_size,
-          std::int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec};
-}
-
 bool TokenView::shows(const Fingerprint& fingerprint) const {
   for (const auto& slot_view : slots) {
     if (slot_view.key && slot_view.key->fingerprint == fingerprint) return true;

@@ -13,19 +13,11 @@
 
 #include "core/backend.h"
 #include "core/config.h"
+#include "core/file_stamp.h"
 #include "objects.h"
 
 namespace brokerkey {
 
-// What identifies one version of the ledger file.
-struct FileStamp {
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size = -1;
-  std::int64_t mtime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-FileStamp stamp_of(const fs::path& path);
 
 struct SlotView {
   std::optional<KeyRecord> key;  // nullopt: no token present

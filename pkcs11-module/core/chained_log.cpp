@@ -112,6 +112,12 @@ json::object parse_record(std::string_view line) {
 
 json::object ChainedLog::append(std::string_view event, const json::object& fields,
                                 TimePoint time, const Validator& validate) const {
+  std::vector<json::object> written = append_batch({{std::string(event), fields}}, time, validate);
+  return std::move(written.front());
+}
+
+std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& entries, TimePoint time,
+                                                   const Validator& validate) const {
   UniqueFd fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) throw file_error("cannot open " + errno_text(path_));
   FileLock lock(fd.get(), path_);
@@ -129,23 +135,34 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
     prev = hash_of_line(previous);
   }
 
-  json::object record{{"seq", seq}, {"time", format_rfc3339(time)}, {"event", event}, {"actor", actor()}};
-  for (const auto& field : fields) record[field.key()] = field.value();
-  record["prev"] = prev;
-  std::string body = json::serialize(record);
-  std::string line = body.substr(0, body.size() - 1) + std::string(kHashField) +
-                     hash_of_line(body) + "\"}\n";
+  json::object who = actor();
+  std::string text;  // every new line, written at once
+  std::vector<json::object> records;
+  std::vector<std::string> new_lines;
+  for (const auto& [event, fields] : entries) {
+    json::object record{{"seq", seq++}, {"time", format_rfc3339(time)}, {"event", event}, {"actor", who}};
+    for (const auto& field : fields) record[field.key()] = field.value();
+    record["prev"] = prev;
+    std::string body = json::serialize(record);
+    std::string hash = hash_of_line(body);
+    std::string line = body.substr(0, body.size() - 1) + std::string(kHashField) + hash + "\"}";
+    prev = hash_of_line(line);
+    record["hash"] = hash;
+    records.push_back(std::move(record));
+    text += line + "\n";
+    if (validate) new_lines.push_back(std::move(line));
+  }
 
   if (validate) {
     std::vector<std::string> lines = read_lines();
-    lines.push_back(line.substr(0, line.size() - 1));
+    lines.insert(lines.end(), new_lines.begin(), new_lines.end());
     validate(lines);
   }
 
-  ssize_t written = ::write(fd.get(), line.data(), line.size());
-  if (written != static_cast<ssize_t>(line.size())) {
+  ssize_t written = ::write(fd.get(), text.data(), text.size());
+  if (written != static_cast<ssize_t>(text.size())) {
     int saved = errno;
-    // Leave nothing torn behind: cut back to where this record began.
+    // Leave nothing torn behind: cut back to where these records began.
     struct stat info {};
     if (written > 0 && ::fstat(fd.get(), &info) == 0) {
       [[maybe_unused]] int ignored = ::ftruncate(fd.get(), info.st_size - written);
@@ -157,9 +174,8 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
     if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path_));
     throw file_error("cannot append to " + errno_text(path_));
   }
-  if (::fsync(fd.get()) != 0) throw file_error("cannot fsync " + errno_text(path_));
-  record["hash"] = hash_of_line(body);
-  return record;
+  if (::fdatasync(fd.get()) != 0) throw file_error("cannot sync " + errno_text(path_));
+  return records;
 }
 
 std::vector<std::string> ChainedLog::read_lines() const {

@@ -35,6 +35,16 @@ class ChainedLog {
   boost::json::object append(std::string_view event, const boost::json::object& fields,
                              TimePoint time, const Validator& validate = {}) const;
 
+  // Appends several records with one write and one fdatasync, in order, all stamped `time`: the
+  // agent's group commit (agent/signing_log_writer.h). Either all are durable when it returns,
+  // or it throws and none was kept.
+  struct Entry {
+    std::string event;
+    boost::json::object fields;
+  };
+  std::vector<boost::json::object> append_batch(const std::vector<Entry>& entries, TimePoint time,
+                                                const Validator& validate = {}) const;
+
   // The complete lines, in order; a missing file has none.
   std::vector<std::string> read_lines() const;
 

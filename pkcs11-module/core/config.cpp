@@ -110,7 +110,7 @@ Config parse_config(std::string_view text, const fs::path& file) {
   config.file = file;
   Reader top(root, file.string() + ":");
   top.finish({"version", "token_label", "backend", "ledger", "signing_log", "naming", "rotation",
-              "consumers"});
+              "consumers", "agent"});
   top.integer("version", 1, 1, 1);  // the only format so far
   config.token_label = top.string("token_label", std::string("brokerkey"));
   try {
@@ -146,6 +146,12 @@ Config parse_config(std::string_view text, const fs::path& file) {
     rotation.finish({"period_days", "overlap_days"});
     config.rotation.period_days = rotation.integer("period_days", 365, 1, 3650);
     config.rotation.overlap_days = rotation.integer("overlap_days", 30, 0, 3650);
+  }
+  if (top.find("agent")) {
+    Reader agent = top.object("agent");
+    agent.finish({"socket", "socket_group"});
+    if (agent.find("socket")) config.agent.socket = resolve(base, agent.string("socket"));
+    config.agent.socket_group = agent.string("socket_group", std::string());
   }
   if (const json::value* consumers = top.find("consumers")) {
     if (!consumers->is_array()) top.fail("field 'consumers' must be an array");
@@ -211,6 +217,10 @@ std::string serialize_config(const Config& config) {
       {"consumers", std::move(consumers)},
   };
   if (!config.signing_log.empty()) root["signing_log"] = config.signing_log.string();
+  json::object agent;
+  if (!config.agent.socket.empty()) agent["socket"] = config.agent.socket.string();
+  if (!config.agent.socket_group.empty()) agent["socket_group"] = config.agent.socket_group;
+  if (!agent.empty()) root["agent"] = std::move(agent);
   return json::serialize(root) + "\n";
 }
 

@@ -41,6 +41,13 @@ struct ConsumerEntry {
   ScryptParams scrypt;
 };
 
+// Where brokerkey-agent listens (docs/AGENT.md). Its --socket option and systemd's socket
+// activation take precedence over `socket`.
+struct AgentConfig {
+  fs::path socket;           // the unix socket the agent creates; empty: none configured
+  std::string socket_group;  // group that may connect (mode 0660); empty: the agent's own group
+};
+
 struct Config {
   fs::path file;  // where it was read from; not stored
   std::string token_label = "brokerkey";
@@ -50,6 +57,7 @@ struct Config {
   KeyName naming;
   RotationPolicy rotation;
   std::vector<ConsumerEntry> consumers;
+  AgentConfig agent;
 
   const ConsumerEntry* find_consumer(std::string_view name) const;
 };

@@ -92,6 +92,13 @@ class RecordView {
     std::copy(raw->begin(), raw->end(), key.raw.begin());
     return key;
   }
+  ConsumerPolicy policy() const {
+    try {
+      return policy_from_record(record_);
+    } catch (const Error& e) {
+      fail(std::string("has an invalid consumer policy: ") + e.what());
+    }
+  }
   [[noreturn]] void fail(const std::string& problem) const {
     throw integrity_failed("ledger record at line " + std::to_string(line_) + " " + problem);
   }
@@ -124,6 +131,18 @@ KeyRecord& existing(LedgerState& state, const RecordView& view, std::string_view
     if (key.fingerprint == fingerprint) return key;
   }
   view.fail("names a key the ledger does not know: " + fingerprint.hex());
+}
+
+// A peer's uid names at most one consumer, so the agent never has to choose between two.
+void set_policy(LedgerState& state, const RecordView& view, const std::string& name) {
+  ConsumerPolicy policy = view.policy();
+  for (const auto& [other, other_policy] : state.policies) {
+    if (other == name) continue;
+    for (uid_t uid : policy.uids) {
+      if (other_policy.uids.count(uid)) view.fail("maps uid " + std::to_string(uid) + " to a second consumer, after " + other);
+    }
+  }
+  state.policies[name] = std::move(policy);
 }
 
 }  // namespace
@@ -170,9 +189,17 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
       key.revoke_reason = view.text("reason");
       if (auto since = view.optional_text("compromised_since")) key.compromised_since = view.time("compromised_since");
     } else if (event == "consumer_add") {
-      if (!state.consumers.insert(view.text("name")).second) view.fail("adds a consumer twice");
+      std::string name = view.text("name");
+      if (!state.consumers.insert(name).second) view.fail("adds a consumer twice");
+      set_policy(state, view, name);
+    } else if (event == "consumer_policy") {
+      std::string name = view.text("name");
+      if (!state.consumers.count(name)) view.fail("sets the policy of an unknown consumer");
+      set_policy(state, view, name);
     } else if (event == "consumer_remove") {
-      if (state.consumers.erase(view.text("name")) == 0) view.fail("removes an unknown consumer");
+      std::string name = view.text("name");
+      if (state.consumers.erase(name) == 0) view.fail("removes an unknown consumer");
+      state.policies.erase(name);
     } else if (event == "cert_issue") {
       KeyRecord& key = existing(state, view, "fingerprint");
       auto der = base64_decode(view.text("certificate"));

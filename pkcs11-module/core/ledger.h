@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "core/chained_log.h"
 #include "core/clock.h"
+#include "core/consumer_policy.h"
 #include "core/ed25519.h"
 #include "core/files.h"
 
@@ -51,6 +53,7 @@ struct LedgerState {
   std::string token_label;
   std::vector<KeyRecord> keys;  // in the order they were minted
   std::set<std::string> consumers;
+  std::map<std::string, ConsumerPolicy> policies;  // by consumer name, for every consumer
   std::size_t records = 0;
   std::string head_hash;  // hash of the last line: anchors the chain outside the file
 

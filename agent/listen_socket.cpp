@@ -1,0 +1,113 @@
+#include "listen_socket.h"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "core/error.h"
+
+namespace brokerkey::agent {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+sockaddr_un address_of(const fs::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.native().size() >= sizeof address.sun_path) {
+    throw config_bad("socket path " + path.string() + " is longer than a unix socket address allows");
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.native().size() + 1);
+  return address;
+}
+
+gid_t group_id(const std::string& name) {
+  struct group entry {};
+  struct group* found = nullptr;
+  char buffer[4096];
+  if (::getgrnam_r(name.c_str(), &entry, buffer, sizeof buffer, &found) != 0 || !found) {
+    throw config_bad("socket group '" + name + "' does not exist");
+  }
+  return found->gr_gid;
+}
+
+void check_directory(const fs::path& directory) {
+  struct stat info {};
+  if (::lstat(directory.c_str(), &info) != 0) throw file_error(errno_text("socket directory " + directory.string()));
+  if (!S_ISDIR(info.st_mode)) throw config_bad("socket directory " + directory.string() + " is not a directory");
+  if ((info.st_uid != ::geteuid() && info.st_uid != 0) || (info.st_mode & (S_IWGRP | S_IWOTH))) {
+    throw config_bad("socket directory " + directory.string() +
+                     " could be changed by another user: it must be owned by this user or root and "
+                     "writable by nobody else");
+  }
+}
+
+// Removes a socket no agent answers on; refuses anything else at `path`.
+void clear_stale_socket(const fs::path& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) {
+    if (errno == ENOENT) return;
+    throw file_error(errno_text(path.string()));
+  }
+  if (!S_ISSOCK(info.st_mode)) throw config_bad(path.string() + " exists and is not a socket; not replacing it");
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address = address_of(path);
+  if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    throw config_bad("another agent is listening on " + path.string());
+  }
+  if (::unlink(path.c_str()) != 0) throw file_error(errno_text("cannot remove stale socket " + path.string()));
+}
+
+}  // namespace
+
+UniqueFd activated_socket() {
+  int count = sd_listen_fds(1);
+  if (count < 0) throw config_bad(std::string("systemd socket activation: ") + std::strerror(-count));
+  if (count == 0) return {};
+  if (count != 1) throw config_bad("systemd passed " + std::to_string(count) + " sockets; the agent takes one");
+  int fd = SD_LISTEN_FDS_START;
+  if (sd_is_socket_unix(fd, SOCK_STREAM, 1, nullptr, 0) <= 0) {
+    throw config_bad("the socket systemd passed is not a listening unix stream socket");
+  }
+  return UniqueFd(fd);
+}
+
+UniqueFd create_listen_socket(const fs::path& path, const std::string& group) {
+  fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::optional<gid_t> gid;
+  if (!group.empty()) gid = group_id(group);
+  if (::mkdir(directory.c_str(), 0750) == 0) {
+    if (gid && ::chown(directory.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+      throw file_error(errno_text("cannot give " + directory.string() + " to group " + group));
+    }
+  } else if (errno != EEXIST) {
+    throw file_error(errno_text("cannot create socket directory " + directory.string()));
+  }
+  check_directory(directory);
+  clear_stale_socket(path);
+
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw file_error(errno_text("socket"));
+  sockaddr_un address = address_of(path);
+  // bind() creates the socket file with the umask's mode: 0660 from its first moment.
+  mode_t saved = ::umask(0117);
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::umask(saved);
+  if (bound != 0) throw file_error(errno_text("cannot bind " + path.string()));
+  if (gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+    throw file_error(errno_text("cannot give " + path.string() + " to group " + group));
+  }
+  if (::listen(fd.get(), 128) != 0) throw file_error(errno_text("cannot listen on " + path.string()));
+  return fd;
+}
+
+}  // namespace brokerkey::agent

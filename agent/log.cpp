@@ -1,0 +1,25 @@
+#include "log.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+namespace brokerkey::agent {
+
+void log(Level level, const std::string& message) {
+  static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  static std::mutex mutex;
+  std::string line;
+  if (journal) line = "<" + std::to_string(static_cast<int>(level)) + ">";
+  line += message;
+  // Control characters in a message (from a peer's executable name, say) would forge lines.
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  line += '\n';
+  std::lock_guard lock(mutex);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace brokerkey::agent

@@ -1,0 +1,135 @@
+// brokerkey-agent: the broker as a process of its own (docs/AGENT.md). The only process that
+// reads the backend PIN, opens the backend and writes the signing log; consumers reach it
+// through a unix socket with the ssh-agent protocol.
+#include <getopt.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <optional>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/pkcs11_backend.h"
+#include "listen_socket.h"
+#include "log.h"
+#include "server.h"
+
+namespace {
+
+namespace agent = brokerkey::agent;
+namespace fs = std::filesystem;
+
+constexpr const char* kUsage =
+    "Usage: brokerkey-agent [--config FILE] [--socket PATH]\n"
+    "\n"
+    "Serves the broker key over the ssh-agent protocol (RFC 9987) on a unix socket: stock\n"
+    "ssh-add, ssh-keygen -Y sign, ssh and git sign through it with SSH_AUTH_SOCK=PATH.\n"
+    "Each connection is identified by the kernel (uid, groups) and mapped to a consumer of\n"
+    "the ledger; each signature is checked against that consumer's policy and rate, and\n"
+    "leaves only after its record in the signing log is durable. Runs in the foreground and\n"
+    "logs to stderr; SIGTERM or SIGINT finishes the requests in flight, then exits.\n"
+    "\n"
+    "  --config FILE   the broker configuration (default: $BROKERKEY_CONF, else\n"
+    "                  ~/.config/brokerkey/brokerkey.conf, else /etc/brokerkey/brokerkey.conf)\n"
+    "  --socket PATH   listen on PATH (default: the configuration's agent.socket); ignored\n"
+    "                  when systemd passes a socket (socket activation)\n"
+    "  --help          show this text\n"
+    "  --version       show the version\n";
+
+struct Options {
+  std::optional<fs::path> config;
+  std::optional<fs::path> socket;
+};
+
+// Exit status 2 with one line on a usage error, as the keytool does.
+std::optional<Options> parse_options(int argc, char** argv, int& status) {
+  static const struct option kLong[] = {{"config", required_argument, nullptr, 'c'},
+                                        {"socket", required_argument, nullptr, 's'},
+                                        {"help", no_argument, nullptr, 'h'},
+                                        {"version", no_argument, nullptr, 'V'},
+                                        {nullptr, 0, nullptr, 0}};
+  Options options;
+  opterr = 0;
+  for (int c; (c = ::getopt_long(argc, argv, "", kLong, nullptr)) != -1;) {
+    switch (c) {
+      case 'c': options.config = optarg; break;
+      case 's': options.socket = optarg; break;
+      case 'h': std::cout << kUsage; status = 0; return std::nullopt;
+      case 'V': std::cout << "brokerkey-agent " << BROKERKEY_VERSION << "\n"; status = 0; return std::nullopt;
+      default:
+        std::cerr << "brokerkey-agent: unknown or incomplete option '" << argv[optind - 1]
+                  << "' (see --help)\n";
+        status = 2;
+        return std::nullopt;
+    }
+  }
+  if (optind != argc) {
+    std::cerr << "brokerkey-agent: unexpected argument '" << argv[optind] << "' (see --help)\n";
+    status = 2;
+    return std::nullopt;
+  }
+  return options;
+}
+
+int serve(const Options& options) {
+  brokerkey::Config config = brokerkey::load_config(options.config ? *options.config : brokerkey::locate_config());
+
+  // Signals become a readable descriptor; blocked before any thread starts, so every thread
+  // inherits the mask and only the server loop sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  brokerkey::UniqueFd stop_fd(::signalfd(-1, &stop_signals, SFD_CLOEXEC));
+  if (!stop_fd) throw brokerkey::file_error(std::string("signalfd: ") + std::strerror(errno));
+
+  brokerkey::UniqueFd listener = agent::activated_socket();
+  std::string where = "the socket systemd passed";
+  fs::path created;  // removed again on a clean exit, as ssh-agent removes its socket
+  if (!listener) {
+    fs::path path = options.socket ? *options.socket : config.agent.socket;
+    if (path.empty()) {
+      throw brokerkey::config_bad("no socket to listen on: give --socket PATH or set agent.socket in " +
+                                  config.file.string());
+    }
+    listener = agent::create_listen_socket(path, config.agent.socket_group);
+    where = path.string();
+    created = path;
+  }
+
+  brokerkey::Pkcs11Backend backend(config.backend);
+  std::optional<agent::SigningLogWriter> signing_log;
+  if (config.signing_log.empty()) {
+    agent::log(agent::Level::warning, "the configuration names no signing_log: signatures are not logged");
+  } else {
+    signing_log.emplace(config.signing_log);
+  }
+  agent::AgentService service(config, backend, signing_log ? &*signing_log : nullptr);
+  agent::Server server(listener.get(), service);
+  agent::log(agent::Level::notice, "brokerkey-agent " BROKERKEY_VERSION " serving " + config.file.string() +
+                                       " on " + where);
+  server.run(stop_fd.get());
+  if (!created.empty()) ::unlink(created.c_str());
+  agent::log(agent::Level::notice, "stopped: every request in flight was answered");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int status = 0;
+  std::optional<Options> options = parse_options(argc, argv, status);
+  if (!options) return status;
+  try {
+    return serve(*options);
+  } catch (const std::exception& e) {
+    agent::log(agent::Level::error, std::string("brokerkey-agent: ") + e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,50 @@
+// What brokerkey-agent answers: one request from one identified peer in, one response out.
+// Every rule of the agent's boundary is applied here, in this order, for each request: the
+// peer must be a consumer the ledger names (by the kernel's credentials), the key must be the
+// ledger's current key and proven by the backend, the data's purpose must be granted to that
+// consumer, its rate must allow one more, and the signature leaves only after its record in
+// the signing log is durable. Sockets and threads are server.h's business, not this file's.
+#pragma once
+
+#include <string>
+
+#include "classify.h"
+#include "core/backend.h"
+#include "core/config.h"
+#include "ledger_follower.h"
+#include "peer.h"
+#include "policy.h"
+#include "protocol.h"
+#include "signing_log_writer.h"
+
+namespace brokerkey::agent {
+
+class AgentService {
+ public:
+  // `log` may be null when the configuration names no signing log (benchmarks only).
+  AgentService(const Config& config, Backend& backend, SigningLogWriter* log);
+
+  // Which consumer `peer` is now, per the ledger; the refusal reason otherwise.
+  Identification identify_peer(const Peer& peer);
+
+  // The response to one request (a message body). Never throws: every failure is a plain
+  // SSH_AGENT_FAILURE, and its reason goes to the agent's log.
+  Bytes handle(const Request& request, const Peer& peer);
+
+ private:
+  Bytes identities(const Peer& peer);
+  Bytes sign(const SignRequest& request, const Peer& peer);
+  Bytes extension(const ExtensionRequest& request, const Peer& peer);
+  std::string view_json(const LedgerState& state);
+  std::string health_json(const Peer& peer);
+  // Records a request that did not produce a signature; never throws.
+  void record_refusal(boost::json::object entry, const std::string& reason);
+
+  const Config& config_;
+  Backend& backend_;
+  SigningLogWriter* log_;
+  LedgerFollower ledger_;
+  RateLimiter rates_;
+};
+
+}  // namespace brokerkey::agent

@@ -1,0 +1,45 @@
+#include "signing_log_writer.h"
+
+#include "core/clock.h"
+
+namespace brokerkey::agent {
+
+void SigningLogWriter::commit(boost::json::object fields) {
+  Pending mine{std::move(fields), false, nullptr};
+  std::unique_lock lock(mutex_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (writing_) {
+      written_.wait(lock);
+      continue;
+    }
+    // Lead the next batch: everything queued so far, this record among it.
+    writing_ = true;
+    std::vector<Pending*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      write_batch(batch);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    for (Pending* pending : batch) {
+      pending->done = true;
+      pending->error = error;
+    }
+    writing_ = false;
+    written_.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
+}
+
+void SigningLogWriter::write_batch(const std::vector<Pending*>& batch) {
+  std::vector<ChainedLog::Entry> entries;
+  entries.reserve(batch.size());
+  for (const Pending* pending : batch) entries.push_back({"sign", pending->fields});
+  log_.append_batch(entries, now());
+}
+
+}  // namespace brokerkey::agent
