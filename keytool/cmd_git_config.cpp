@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/uri.h"
+#include "git_agent.h"
 #include "module_client.h"
 
 namespace brokerkey {
@@ -21,7 +22,43 @@ std::string shell_quoted(const std::string& text) {
   return out + "'";
 }
 
+// Through brokerkey-agent: stock ssh-add names the key (so a rotation needs no change here) and
+// stock ssh-keygen signs through the agent; nothing of the broker is read, so a consumer that
+// holds only access to the socket can run it.
+int print_agent_config(const cli::Args& args, const std::string& socket) {
+  if (args.value("format").value_or("ssh") != "ssh") {
+    throw cli::UsageError("--agent signs in ssh format only (x509 through the agent is not offered yet)");
+  }
+  for (const char* option : {"consumer", "pin-file", "principal"}) {
+    if (args.value(option)) throw cli::UsageError(std::string("--") + option + " has no meaning with --agent");
+  }
+  fs::path path = fs::absolute(socket);
+  if (path.native().size() >= 108 || path.native().find_first_of("\n\t '\"\\") != std::string::npos) {
+    throw cli::UsageError("--agent needs a socket path of at most 107 characters without spaces, quotes, backslashes or newlines (git splits the key command on them)");
+  }
+  std::string scope = args.flag("global") ? "--global " : "";
+  std::cout << "# Sign commits and tags with the broker key through brokerkey-agent at " << path.string() << ".\n"
+            << "# The key is whatever the agent lists (ssh-add -L), so a rotation changes nothing here.\n"
+            << "git config " << scope << "gpg.format ssh\n"
+            << "git config " << scope << "gpg.ssh.program "
+            << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n"
+            << "git config " << scope << kGitAgentKey << " " << shell_quoted(path.string()) << "\n"
+            << "git config " << scope << "gpg.ssh.defaultKeyCommand "
+            << shell_quoted("env SSH_AUTH_SOCK=" + path.string() + " ssh-add -L") << "\n"
+            << "git config " << scope << "--unset-all user.signingkey || true\n"
+            << "git config " << scope << "commit.gpgsign true\n"
+            << "git config " << scope << "tag.gpgsign true\n";
+  if (auto allowed = args.value("allowed-signers")) {
+    std::cout << "# Verification with stock OpenSSH against the broker's allowed-signers file\n"
+              << "# (the operator writes it with 'brokerkey allowed-signers').\n"
+              << "git config " << scope << "gpg.ssh.allowedSignersFile "
+              << shell_quoted(fs::absolute(*allowed).string()) << "\n";
+  }
+  return 0;
+}
+
 int run_git_config(const cli::Args& args) {
+  if (auto socket = args.value("agent")) return print_agent_config(args, *socket);
   Broker broker = load_broker();
   std::string format = args.value_or("format", "ssh");
   if (format != "ssh" && format != "x509") throw cli::UsageError("--format is ssh or x509, not '" + format + "'");
@@ -77,15 +114,18 @@ const Command kGitConfigCommand{
     "git-config",
     "print the git configuration that signs with the broker key",
     "[--format ssh|x509] [--consumer NAME] [--pin-file PATH] [--principal P]\n"
-    "               [--allowed-signers PATH] [--global]\n\n"
+    "               [--allowed-signers PATH] [--global]\n"
+    "       brokerkey git-config --agent SOCKET [--allowed-signers PATH] [--global]\n\n"
     "Prints shell lines that configure git (this repository, or --global) to sign commits and\n"
     "tags with the broker key by its PKCS#11 URI, logging in as consumer NAME (default ci)\n"
     "with the PIN in PATH (default ~/.config/brokerkey/NAME.pin). --format ssh (default) signs\n"
     "through brokerkey-ssh-keygen and verifies with stock ssh-keygen against an allowed-signers\n"
     "file from the ledger; --format x509 signs CMS through brokerkey-gpgsm (the key needs a\n"
     "certificate: brokerkey cert), which also verifies, against the ledger.\n"
+    "With --agent, git signs through brokerkey-agent at SOCKET instead: no URI, no PIN file,\n"
+    "no broker file; the agent decides by the account git runs as, and follows rotations.\n"
     "Run them with:  eval \"$(brokerkey git-config --consumer ci)\"\n",
-    {{"format", "consumer", "pin-file", "principal", "allowed-signers"}, {"global"}, 0, 0},
+    {{"format", "consumer", "pin-file", "principal", "allowed-signers", "agent"}, {"global"}, 0, 0},
     run_git_config,
 };
 

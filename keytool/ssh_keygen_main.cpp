@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/sshsig.h"
+#include "git_agent.h"
 #include "module_client.h"
 
 namespace {
@@ -90,6 +91,7 @@ int sign(const SignRequest& request) {
 [[noreturn]] void hand_to_ssh_keygen(char** argv) {
   const char* program = std::getenv("BROKERKEY_SSH_KEYGEN");
   if (!program || !*program) program = "/usr/bin/ssh-keygen";
+  if (auto agent = git_configured_agent()) ::setenv("SSH_AUTH_SOCK", agent->c_str(), 1);
   argv[0] = const_cast<char*>(program);
   ::execv(program, argv);
   std::cerr << "brokerkey-ssh-keygen: cannot run " << program << ": " << std::strerror(errno) << "\n";
