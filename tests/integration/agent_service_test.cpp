@@ -1,0 +1,212 @@
+// The agent's decisions, request by request, over a real broker on a real SoftHSM token:
+// AgentService without sockets (the sockets are agent_test.sh's and agent_load_test's).
+#define BOOST_TEST_MODULE agent_service
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+#include <thread>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/pkcs11_backend.h"
+#include "core/sshsig.h"
+#include "service.h"
+#include "temp_broker.h"
+
+using namespace brokerkey;
+using namespace brokerkey::agent;
+
+namespace {
+
+Bytes as_bytes_vector(std::string_view text) { return Bytes(text.begin(), text.end()); }
+
+Peer self() { return Peer{::getpid(), ::getuid(), ::getgid(), {}, "test"}; }
+
+struct AgentFixture {
+  TempBroker broker{TempBroker::With::key};
+  Config config = load_config(broker.conf());
+  Pkcs11Backend backend{config.backend};
+  SigningLogWriter log{config.signing_log};
+  AgentService service{config, backend, &log};
+
+  AgentFixture() { broker.keytool("consumer add me --uid " + std::to_string(::getuid()) + " --rate 1000/1s"); }
+
+  Bytes current_blob() {
+    Bytes answer = service.handle(RequestIdentities{}, self());
+    WireReader in(answer);
+    BOOST_REQUIRE(in.byte() == SSH_AGENT_IDENTITIES_ANSWER);
+    BOOST_REQUIRE(in.u32() == 1u);
+    ByteView blob = in.string();
+    BOOST_TEST(in.text() == "acme-git-signing-ed25519-prod");
+    return Bytes(blob.begin(), blob.end());
+  }
+  Bytes sign(const Bytes& blob, const Bytes& data, std::uint32_t flags = 0) {
+    return service.handle(SignRequest{blob, data, flags}, self());
+  }
+  std::vector<boost::json::object> log_records() {
+    std::vector<boost::json::object> out;
+    for (const auto& line : ChainedLog(config.signing_log).read_lines()) out.push_back(parse_record(line));
+    return out;
+  }
+  std::string last_result() { return std::string(log_records().back().at("result").as_string()); }
+  boost::json::object extension(std::string_view name) {
+    Bytes answer = service.handle(ExtensionRequest{std::string(name), {}}, self());
+    WireReader in(answer);
+    BOOST_REQUIRE(in.byte() == SSH_AGENT_EXTENSION_RESPONSE);
+    BOOST_TEST(in.text() == name);
+    std::string_view text = in.text();
+    return boost::json::parse(text).as_object();
+  }
+};
+
+PublicKey key_of(ByteView blob) {
+  WireReader in(blob);
+  BOOST_REQUIRE(in.text() == "ssh-ed25519");
+  ByteView raw = in.string();
+  BOOST_REQUIRE(raw.size() == 32u);
+  PublicKey key;
+  std::copy(raw.begin(), raw.end(), key.raw.begin());
+  return key;
+}
+
+// The signature of a SIGN_RESPONSE, or empty for any other answer.
+Bytes signature_of(const Bytes& answer) {
+  WireReader in(answer);
+  if (in.byte() != SSH_AGENT_SIGN_RESPONSE) return {};
+  WireReader blob(in.string());
+  BOOST_TEST(blob.text() == "ssh-ed25519");
+  ByteView signature = blob.string();
+  return Bytes(signature.begin(), signature.end());
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(signs_git_sshsig_and_records_it, AgentFixture) {
+  Bytes blob = current_blob();
+  Bytes data = sshsig_signed_data("git", as_bytes("commit"));
+  Bytes signature = signature_of(sign(blob, data));
+  BOOST_REQUIRE(signature.size() == 64u);
+  BOOST_TEST(ed25519_verify(key_of(blob), data, signature));
+  auto record = log_records().back();
+  BOOST_TEST(record.at("consumer").as_string() == "me");
+  BOOST_TEST(record.at("purpose").as_string() == "sshsig");
+  BOOST_TEST(record.at("namespace").as_string() == "git");
+  BOOST_TEST(record.at("message_sha256").as_string() == hex_encode(sha256(data)));
+  BOOST_TEST(record.at("fingerprint").as_string() == broker.fingerprint());
+  BOOST_TEST(record.at("result").as_string() == "ok");
+  BOOST_TEST(record.at("pid").as_int64() == ::getpid());
+}
+
+BOOST_FIXTURE_TEST_CASE(refusals_are_plain_failures_and_recorded, AgentFixture) {
+  Bytes blob = current_blob();
+  BOOST_TEST(sign(blob, as_bytes_vector("raw data")) == failure_message());
+  BOOST_TEST(last_result() == "refused: purpose raw not granted");
+  BOOST_TEST(sign(blob, sshsig_signed_data("file", as_bytes("x"))) == failure_message());
+  BOOST_TEST(last_result() == "refused: purpose sshsig:file not granted");
+  BOOST_TEST(sign(blob, sshsig_signed_data("git", as_bytes("x")), 0x08) == failure_message());
+  BOOST_TEST(last_result() == "refused: unknown signature flags 8");
+  // RSA's SHA-2 flags mean nothing for Ed25519 and are accepted (OpenSSH sends them).
+  BOOST_TEST(signature_of(sign(blob, sshsig_signed_data("git", as_bytes("x")), SSH_AGENT_RSA_SHA2_512)).size() == 64u);
+  std::size_t records = log_records().size();
+  Bytes stranger = blob;
+  stranger.back() ^= 1;
+  BOOST_TEST(sign(stranger, sshsig_signed_data("git", as_bytes("x"))) == failure_message());
+  BOOST_TEST(log_records().size() == records);  // not the broker's key at all: nothing to audit
+  for (std::uint8_t type : {std::uint8_t{17}, std::uint8_t{19}, std::uint8_t{22}, std::uint8_t{20}}) {
+    BOOST_TEST(service.handle(UnsupportedRequest{type}, self()) == failure_message());
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_peer_no_consumer_names_gets_nothing, AgentFixture) {
+  Peer stranger{1, 4242, 4242, {}, ""};
+  BOOST_TEST(!service.identify_peer(stranger).consumer);
+  BOOST_TEST(service.handle(RequestIdentities{}, stranger) == failure_message());
+  BOOST_TEST(service.handle(SignRequest{current_blob(), sshsig_signed_data("git", as_bytes("x")), 0}, stranger) ==
+             failure_message());
+  BOOST_TEST(service.handle(ExtensionRequest{"query", {}}, stranger) == failure_message());
+}
+
+BOOST_FIXTURE_TEST_CASE(rotation_and_revocation_followed_at_the_next_request, AgentFixture) {
+  Bytes old_blob = current_blob();
+  broker.keytool("rotate");
+  Bytes new_blob = current_blob();
+  BOOST_TEST(new_blob != old_blob);
+  Bytes data = sshsig_signed_data("git", as_bytes("after"));
+  BOOST_TEST(sign(old_blob, data) == failure_message());
+  BOOST_TEST(last_result() == "refused: the key is overlap, not current");
+  BOOST_TEST(ed25519_verify(key_of(new_blob), data, signature_of(sign(new_blob, data))));
+  auto view = extension(kViewExtension);
+  BOOST_TEST(view.at("keys").as_array().size() == 2u);
+  BOOST_TEST(view.at("keys").as_array()[1].as_object().at("role").as_string() == "overlap");
+  broker.keytool("revoke " + broker.fingerprint() + " --reason test");
+  Bytes answer = service.handle(RequestIdentities{}, self());
+  BOOST_TEST(answer == identities_answer({}));
+  BOOST_TEST(sign(new_blob, data) == failure_message());
+  BOOST_TEST(last_result() == "refused: the key is revoked, not current");
+}
+
+BOOST_FIXTURE_TEST_CASE(extensions, AgentFixture) {
+  Bytes answer = service.handle(ExtensionRequest{"query", {}}, self());
+  WireReader in(answer);
+  BOOST_TEST(in.byte() == SSH_AGENT_EXTENSION_RESPONSE);
+  BOOST_TEST(in.text() == "query");
+  std::vector<std::string> names;
+  while (!in.empty()) names.emplace_back(in.text());
+  BOOST_TEST((names == std::vector<std::string>{"query", "view@brokerkey.org", "health@brokerkey.org"}));
+
+  auto view = extension(kViewExtension);
+  auto current = view.at("keys").as_array().at(0).as_object();
+  BOOST_TEST(current.at("role").as_string() == "current");
+  BOOST_TEST(current.at("fingerprint").as_string() == broker.fingerprint());
+  BOOST_TEST(current.at("label").as_string() == "acme-git-signing-ed25519-prod");
+  Ledger ledger(config.ledger);
+  BOOST_TEST(view.at("ledger").as_object().at("head").as_string() == ledger.state().head_hash);
+
+  auto health = extension(kHealthExtension);
+  BOOST_TEST(health.at("status").as_string() == "ok");
+  BOOST_TEST(health.at("consumer").as_object().at("name").as_string() == "me");
+  BOOST_TEST(health.at("current").as_object().at("fingerprint").as_string() == broker.fingerprint());
+
+  BOOST_TEST(service.handle(ExtensionRequest{"session-bind@openssh.com", {1, 2}}, self()) == failure_message());
+  BOOST_TEST(service.handle(ExtensionRequest{std::string(kViewExtension), {1}}, self()) ==
+             extension_failure_message());
+}
+
+BOOST_FIXTURE_TEST_CASE(the_rate_limit_holds, AgentFixture) {
+  broker.keytool("consumer set me --rate 3/1h");
+  Bytes blob = current_blob();
+  for (int i = 0; i < 3; ++i) BOOST_TEST(signature_of(sign(blob, sshsig_signed_data("git", as_bytes("r")))).size() == 64u);
+  BOOST_TEST(sign(blob, sshsig_signed_data("git", as_bytes("r"))) == failure_message());
+  BOOST_TEST(last_result() == "refused: rate limit 3/3600s reached");
+}
+
+BOOST_FIXTURE_TEST_CASE(no_signature_without_its_durable_record, AgentFixture) {
+  Bytes blob = current_blob();
+  // The signing log turns into a directory: no append can succeed, so no signature leaves.
+  fs::remove(config.signing_log);
+  fs::create_directory(config.signing_log);
+  BOOST_TEST(sign(blob, sshsig_signed_data("git", as_bytes("x"))) == failure_message());
+  fs::remove(config.signing_log);
+  BOOST_TEST(signature_of(sign(blob, sshsig_signed_data("git", as_bytes("x")))).size() == 64u);
+}
+
+BOOST_FIXTURE_TEST_CASE(group_commit_keeps_every_record_in_one_chain, AgentFixture) {
+  constexpr int kThreads = 8, kEach = 40;
+  Bytes blob = current_blob();
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        Bytes data = sshsig_signed_data("git", as_bytes("t" + std::to_string(t) + "-" + std::to_string(i)));
+        if (ed25519_verify(key_of(blob), data, signature_of(sign(blob, data)))) ++good;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  BOOST_TEST(good.load() == kThreads * kEach);
+  auto lines = ChainedLog(config.signing_log).read_lines();
+  BOOST_TEST(lines.size() == static_cast<std::size_t>(kThreads * kEach));
+  BOOST_TEST(!verify_chain(lines).has_value());
+}
