@@ -1,6 +1,5 @@
 #include "listen_socket.h"
 
-#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <optional>
 
+#include "core/accounts.h"
 #include "core/error.h"
 
 namespace brokerkey::agent {
@@ -28,16 +28,6 @@ sockaddr_un address_of(const fs::path& path) {
   }
   std::memcpy(address.sun_path, path.c_str(), path.native().size() + 1);
   return address;
-}
-
-gid_t group_id(const std::string& name) {
-  struct group entry {};
-  struct group* found = nullptr;
-  char buffer[4096];
-  if (::getgrnam_r(name.c_str(), &entry, buffer, sizeof buffer, &found) != 0 || !found) {
-    throw config_bad("socket group '" + name + "' does not exist");
-  }
-  return found->gr_gid;
 }
 
 void check_directory(const fs::path& directory) {
@@ -84,7 +74,13 @@ UniqueFd activated_socket() {
 UniqueFd create_listen_socket(const fs::path& path, const std::string& group) {
   fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   std::optional<gid_t> gid;
-  if (!group.empty()) gid = group_id(group);
+  if (!group.empty()) {
+    try {
+      gid = group_id(group);
+    } catch (const Error& e) {
+      throw config_bad(std::string("agent.socket_group: ") + e.what());
+    }
+  }
   if (::mkdir(directory.c_str(), 0750) == 0) {
     if (gid && ::chown(directory.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
       throw file_error(errno_text("cannot give " + directory.string() + " to group " + group));

@@ -17,17 +17,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Reads exactly out.size() bytes before `deadline`; false on end of file, error or timeout.
-bool read_exactly(int fd, std::span<std::uint8_t> out, Clock::time_point deadline) {
-  std::size_t done = 0;
-  while (done < out.size()) {
+// Waits until `fd` is ready for `events` before `deadline`; false on timeout or error.
+bool ready_before(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
-    struct pollfd p {fd, POLLIN, 0};
+    struct pollfd p {fd, events, 0};
     int ready = ::poll(&p, 1, static_cast<int>(left.count()));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return false;
-    ssize_t n = ::recv(fd, out.data() + done, out.size() - done, 0);
+    return ready > 0;
+  }
+}
+
+// Reads exactly out.size() bytes before `deadline`; false on end of file, error or timeout.
+bool read_exactly(int fd, std::span<std::uint8_t> out, Clock::time_point deadline) {
+  for (std::size_t done = 0; done < out.size();) {
+    if (!ready_before(fd, POLLIN, deadline)) return false;
+    ssize_t n = ::recv(fd, out.data() + done, out.size() - done, MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return false;
     done += static_cast<std::size_t>(n);
@@ -36,14 +42,8 @@ bool read_exactly(int fd, std::span<std::uint8_t> out, Clock::time_point deadlin
 }
 
 bool write_all(int fd, const Bytes& data, Clock::time_point deadline) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    struct pollfd p {fd, POLLOUT, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return false;
+  for (std::size_t done = 0; done < data.size();) {
+    if (!ready_before(fd, POLLOUT, deadline)) return false;
     ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return false;

@@ -1,12 +1,10 @@
 // brokerkey consumer add|list|remove: who may log in to the broker token.
-#include <grp.h>
-#include <pwd.h>
-
 #include <boost/json.hpp>
 #include <charconv>
 #include <iostream>
 
 #include "commands.h"
+#include "core/accounts.h"
 #include "core/consumer_pin.h"
 #include "core/error.h"
 
@@ -33,26 +31,6 @@ std::uint32_t numeric_id(const std::string& text, std::string_view option) {
     throw cli::UsageError("--" + std::string(option) + " takes numeric ids, got '" + text + "'");
   }
   return value;
-}
-
-uid_t user_id(const std::string& name) {
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  char buffer[4096];
-  if (::getpwnam_r(name.c_str(), &entry, buffer, sizeof buffer, &found) != 0 || !found) {
-    throw not_found("no user '" + name + "' on this host");
-  }
-  return found->pw_uid;
-}
-
-gid_t group_id(const std::string& name) {
-  struct group entry {};
-  struct group* found = nullptr;
-  char buffer[4096];
-  if (::getgrnam_r(name.c_str(), &entry, buffer, sizeof buffer, &found) != 0 || !found) {
-    throw not_found("no group '" + name + "' on this host");
-  }
-  return found->gr_gid;
 }
 
 // The policy options of add and set, applied over `policy`: --user/--uid/--group add peers,
