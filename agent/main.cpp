@@ -75,6 +75,17 @@ std::optional<Options> parse_options(int argc, char** argv, int& status) {
   return options;
 }
 
+// As ssh-agent does, the agent removes the socket it created when it stops, however it stops.
+struct SocketFile {
+  fs::path path;
+  SocketFile() = default;
+  SocketFile(const SocketFile&) = delete;
+  SocketFile& operator=(const SocketFile&) = delete;
+  ~SocketFile() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
 int serve(const Options& options) {
   brokerkey::Config config = brokerkey::load_config(options.config ? *options.config : brokerkey::locate_config());
 
@@ -89,20 +100,8 @@ int serve(const Options& options) {
   brokerkey::UniqueFd stop_fd(::signalfd(-1, &stop_signals, SFD_CLOEXEC));
   if (!stop_fd) throw brokerkey::file_error(std::string("signalfd: ") + std::strerror(errno));
 
-  brokerkey::UniqueFd listener = agent::activated_socket();
-  std::string where = "the socket systemd passed";
-  fs::path created;  // removed again on a clean exit, as ssh-agent removes its socket
-  if (!listener) {
-    fs::path path = options.socket ? *options.socket : config.agent.socket;
-    if (path.empty()) {
-      throw brokerkey::config_bad("no socket to listen on: give --socket PATH or set agent.socket in " +
-                                  config.file.string());
-    }
-    listener = agent::create_listen_socket(path, config.agent.socket_group);
-    where = path.string();
-    created = path;
-  }
-
+  // The backend first: an agent that cannot sign (a wrong PIN, a missing token) fails before
+  // it takes a socket clients would then wait on.
   brokerkey::Pkcs11Backend backend(config.backend);
   std::optional<agent::SigningLogWriter> signing_log;
   if (config.signing_log.empty()) {
@@ -110,12 +109,25 @@ int serve(const Options& options) {
   } else {
     signing_log.emplace(config.signing_log);
   }
+
+  brokerkey::UniqueFd listener = agent::activated_socket();
+  std::string where = "the socket systemd passed";
+  SocketFile created;  // the socket this agent made, removed again when it stops
+  if (!listener) {
+    fs::path path = options.socket ? *options.socket : config.agent.socket;
+    if (path.empty()) {
+      throw brokerkey::config_bad("no socket to listen on: give --socket PATH or set agent.socket in " +
+                                  config.file.string());
+    }
+    listener = agent::create_listen_socket(path, config.agent.socket_group);
+    created.path = path;
+    where = path.string();
+  }
   agent::AgentService service(config, backend, signing_log ? &*signing_log : nullptr);
   agent::Server server(listener.get(), service);
   agent::log(agent::Level::notice, "brokerkey-agent " BROKERKEY_VERSION " serving " + config.file.string() +
                                        " on " + where);
   server.run(stop_fd.get());
-  if (!created.empty()) ::unlink(created.c_str());
   agent::log(agent::Level::notice, "stopped: every request in flight was answered");
   return 0;
 }

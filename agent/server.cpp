@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "core/unique_fd.h"
@@ -139,12 +140,19 @@ void Server::run(int stop_fd) {
       }
       ++open_connections_;
     }
-    std::thread([this, fd] {
-      serve_connection(fd);
+    try {
+      std::thread([this, fd] {
+        serve_connection(fd);
+        std::lock_guard lock(mutex_);
+        --open_connections_;
+        idle_.notify_all();
+      }).detach();
+    } catch (const std::system_error& e) {
+      ::close(fd);
       std::lock_guard lock(mutex_);
       --open_connections_;
-      idle_.notify_all();
-    }).detach();
+      log(Level::error, std::string("connection refused: no thread for it: ") + e.what());
+    }
   }
   stopping_ = true;
   std::unique_lock lock(mutex_);
