@@ -131,9 +131,9 @@ std::string read_content(const std::string& file) {
 }
 
 KeyUri key_uri_of(const std::string& key) {
-  if (key.rfind("pkcs11:", 0) == 0) return parse_key_uri(key);
+  if (is_pkcs11_uri(key)) return parse_key_uri(key);
   if (key.size() != 64 || !hex_decode(key)) {
-    throw invalid_input("KEY '" + key + "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
+    throw invalid_input("KEY '" + uri_for_display(key) + "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
   }
   // The module's CKA_ID is the fingerprint: the key in whichever slot shows it.
   std::string uri = "pkcs11:type=private;id=";
