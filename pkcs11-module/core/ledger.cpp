@@ -182,6 +182,7 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
         view.fail("has a certificate that is not an X.509 certificate for an Ed25519 key");
       }
       key.certificate_der_base64 = view.text("certificate");
+      key.certificates.push_back(*der);
     } else if (event != "note") {
       view.fail("has an unknown event '" + event + "'");
     }

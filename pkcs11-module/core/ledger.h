@@ -30,7 +30,8 @@ struct KeyRecord {
   std::optional<TimePoint> revoked_at;
   std::optional<TimePoint> compromised_since;
   std::string revoke_reason;
-  std::optional<std::string> certificate_der_base64;
+  std::optional<std::string> certificate_der_base64;  // the latest cert_issue's certificate
+  std::vector<Bytes> certificates;                     // every cert_issue's certificate (DER), in order
 
   // Its role at `at`: overlap only while the window is open.
   KeyStatus status_at(TimePoint at) const;
