@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/uri.h"
 #include "module_client.h"
 
@@ -63,6 +64,11 @@ int run_git_config(const cli::Args& args) {
   std::string uri = key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY) +
                     "?pin-source=file:" + uri_path(fs::absolute(pin_file).string());
   std::string scope = args.flag("global") ? "--global " : "";
+  // The output is shell: a line break in a path would start a command of its own.
+  for (auto [what, value] : {std::pair{"the PIN file path", pin_file.string()}, {"the allowed-signers path", allowed.string()},
+                             {"--principal", principal}, {"this program's path", beside_this_program("brokerkey").string()}}) {
+    if (auto fault = text_fault(value)) throw cli::UsageError(std::string(what) + " " + *fault);
+  }
 
   std::cout << "# Sign commits and tags with the broker key " << key.label << ".\n"
             << "# The PIN of consumer '" << consumer << "' goes in " << pin_file.string()

@@ -121,6 +121,17 @@ unset BROKERKEY_SSH_KEYGEN
 at 2027-01-01T00:00:00Z   # day 365
 "$BROKERKEY" rotate >/dev/null
 "$BROKERKEY" allowed-signers --principal brokerkey > "$HOME/.config/brokerkey/allowed_signers"
+# The old key's line covers its whole life at ssh-keygen's one-second resolution: from the
+# second it was minted to the second of the rotation record, both included.
+OUT=$(cat "$ALLOWED")
+contains 'valid-after="20260101000000Z",valid-before="20270101000000Z" ssh-ed25519' "the old key's window"
+at_time() {  # at_time TIME: verify the old key's stdin signature as of TIME with stock ssh-keygen
+  ssh-keygen -Y verify -f "$ALLOWED" -I brokerkey -n git -s "$WORK/stdin.sig" -Overify-time="$1" < one
+}
+expect 0 "old key: its first second" -- at_time 20260101000000Z
+expect 255 "old key: a second before" -- at_time 20251231235959Z
+expect 0 "old key: the rotation's second" -- at_time 20270101000000Z
+expect 255 "old key: a second after" -- at_time 20270101000001Z
 at 2027-01-06T00:00:00Z   # day 370: the same git configuration signs with the new key
 echo two > two && git add two
 expect 0 "git commit -S after rotation" -- git commit -q -S -m "signed by the next key"
@@ -150,11 +161,47 @@ chmod 600 "$HOME/.config/brokerkey/ci.pin"
 expect 0 "other invocations pass through" -- "$SSH_KEYGEN_DROPIN" -l -f "$WORK/key.pub"
 contains "$NEW_SSH_FP" "pass-through fingerprint"
 
-# A revoked key verifies nothing it signed.
+# Text into trust: a revocation reason that would add a trusted line (the issue's example) and
+# its neighbours are refused before anything is recorded or destroyed.
 at 2027-01-10T00:00:00Z
 OLD_FP=$("$BROKERKEY" status --json | grep -o '"fingerprint":"[0-9a-f]*","ssh_fingerprint":"'"$OLD_SSH_FP" | cut -d'"' -f4)
-"$BROKERKEY" revoke "$OLD_FP" --reason "test" >/dev/null
-"$BROKERKEY" allowed-signers --principal brokerkey > "$HOME/.config/brokerkey/allowed_signers"
-expect 1 "a commit by the revoked key no longer verifies" -- git verify-commit "$FIRST"
+LEDGER_BEFORE=$(sha256sum < "$WORK/broker/ledger.jsonl")
+INJECT=$'laptop lost\n* namespaces="git" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1hbGxvcnkgbWFsbG9yeSBtYWxsb3J5IG1hbA'
+LONG=$(head -c 1025 /dev/zero | tr '\0' x)
+for reason in "$INJECT" $'lost\r* ssh-ed25519 AAAA' $'lost\e[2K' $'lost\u2028x' $'lost\u202ex' $'lost\x85' "$LONG"; do
+  expect 2 "revoke --reason refused: $(printf %q "${reason:0:20}")" -- "$BROKERKEY" revoke "$OLD_FP" --reason "$reason"
+  one_line "reason refusal"
+done
+# Lifecycle times: a compromise cannot begin in the future or before the key existed.
+expect 2 "--compromised-since in the future" -- "$BROKERKEY" revoke "$OLD_FP" --reason x --compromised-since 2027-01-11
+contains "is in the future" "future message"
+expect 2 "--compromised-since before the key" -- "$BROKERKEY" revoke "$OLD_FP" --reason x --compromised-since 2025-12-31
+contains "before the key existed" "before-creation message"
+[ "$(sha256sum < "$WORK/broker/ledger.jsonl")" = "$LEDGER_BEFORE" ] && pass || fail "a refused revoke changed the ledger"
+# Overlap lengths from the command line: within the configuration's policy (30 days).
+expect 2 "--overlap above the policy" -- "$BROKERKEY" rotate --overlap 31d
+contains "rotation.overlap_days (30d)" "policy message"
+expect 2 "--overlap of nothing" -- "$BROKERKEY" rotate --overlap 0
+[ "$(sha256sum < "$WORK/broker/ledger.jsonl")" = "$LEDGER_BEFORE" ] && pass || fail "a refused rotate changed the ledger"
+# Principals and namespaces: nothing allowed_signers gives meaning.
+for principal in "a b" 'a"b' "a,b" "*" "!ci" "#ci" "ci*" $'ci\nx' ""; do
+  expect 2 "--principal $(printf %q "$principal") refused" -- "$BROKERKEY" allowed-signers --principal "$principal"
+done
+for space in 'git"' "git file" "git," "*" $'git\n'; do
+  expect 2 "--namespace $(printf %q "$space") refused" -- "$BROKERKEY" allowed-signers --principal ci --namespace "$space"
+done
+expect 0 "--namespace git,file" -- "$BROKERKEY" allowed-signers --principal ci@acme.example --namespace git,file
+contains 'ci@acme.example namespaces="git,file",valid-after=' "namespace list"
+
+# A revoked key verifies only what it signed before the compromise; quotes and commas in the
+# reason stay inside the comment line.
+"$BROKERKEY" revoke "$OLD_FP" --reason 'laptop "lost", badly' --compromised-since 2026-03-01 >/dev/null
+"$BROKERKEY" allowed-signers --principal brokerkey > "$ALLOWED"
+[ "$(grep -vc '^#' "$ALLOWED")" -eq 2 ] && pass || fail "allowed-signers: $(cat "$ALLOWED")"
+OUT=$(cat "$ALLOWED")
+contains '(laptop "lost", badly)' "the reason in its comment"
+expect 0 "revoked key: before the compromise" -- at_time 20260228235959Z
+expect 255 "revoked key: from the compromise on" -- at_time 20260301000000Z
+expect 1 "a commit by the revoked key after the compromise no longer verifies" -- git verify-commit "$FIRST"
 expect 0 "the new key's commit still does" -- git verify-commit HEAD
 finish
