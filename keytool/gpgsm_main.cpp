@@ -3,7 +3,10 @@
 //   --status-fd=N --verify SIG -     content on stdin, status lines on fd N
 // KEY is a PKCS#11 URI or a broker key fingerprint (then the PIN file is $BROKERKEY_PIN_FILE).
 // A signature is good when it verifies and the broker's ledger says its key was signing at its
-// signingTime (the rule allowed-signers gives stock ssh-keygen, in core/ledger).
+// signingTime (the rule allowed-signers gives stock ssh-keygen, in core/ledger). The signer it
+// names is what the ledger vouches for: the embedded certificate's subject only when a
+// cert_issue record holds that certificate for the key, else the key's label. Options are
+// gpgsm's own names (parse_arguments); what has no meaning here is refused by name.
 #include <getopt.h>
 #include <unistd.h>
 
