@@ -38,13 +38,15 @@ std::string hex_byte(unsigned char byte) {
 
 std::optional<std::string> text_fault(std::string_view value, std::size_t max_length) {
   if (value.size() > max_length) {
-    return "is " + std::to_string(value.size()) + " bytes long; at most " + std::to_string(max_length) + " are kept";
+    return "is " + std::to_string(value.size()) + " bytes long; at most " +
+           std::to_string(max_length) + " are kept";
   }
   for (std::size_t at = 0; at < value.size();) {
     auto [cp, length] = decode(value, at);
     if (length == 0) return "is not valid UTF-8 (byte " + std::to_string(at + 1) + ")";
     if (forbidden(cp)) {
-      return "holds a control, line-breaking or direction-changing character (at byte " + std::to_string(at + 1) + ")";
+      return "holds a control, line-breaking or direction-changing character (at byte " +
+             std::to_string(at + 1) + ")";
     }
     at += length;
   }
@@ -52,7 +54,8 @@ std::optional<std::string> text_fault(std::string_view value, std::size_t max_le
 }
 
 void check_text(std::string_view what, std::string_view value, std::size_t max_length) {
-  if (auto fault = text_fault(value, max_length)) throw invalid_input(std::string(what) + " " + *fault);
+  if (auto fault = text_fault(value, max_length))
+    throw invalid_input(std::string(what) + " " + *fault);
 }
 
 std::string printable(std::string_view value) {
