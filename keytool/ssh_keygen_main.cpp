@@ -92,6 +92,8 @@ struct KeyFileUri {
   std::string public_key_line;  // "ssh-ed25519 BASE64"
 };
 std::optional<KeyFileUri> key_file_uri(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;  // never a FIFO or a device: no blocking read
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::string text(4096, '\0');
