@@ -115,6 +115,20 @@ class RecordView {
   std::size_t line_;
 };
 
+// Every string anywhere in the record, read by the fold or not (the actor, a label kept only
+// for readers, fields a later version adds), keeps the rule of core/text.h: audit and health
+// show records too, and no record may carry what would break a line of any output.
+void check_every_text(const RecordView& view, const json::value& value, std::string_view key) {
+  if (value.is_string()) {
+    std::size_t max = key == "certificate" ? kMaxCertificateBase64 : kMaxText;
+    if (auto fault = text_fault(value.get_string(), max)) view.fail("has a '" + std::string(key) + "' that " + *fault);
+  } else if (value.is_object()) {
+    for (const auto& [name, member] : value.get_object()) check_every_text(view, member, name);
+  } else if (value.is_array()) {
+    for (const auto& element : value.get_array()) check_every_text(view, element, key);
+  }
+}
+
 KeyRecord new_key(const LedgerState& state, const RecordView& view, TimePoint at) {
   KeyRecord key;
   key.label = view.text("label");
@@ -157,6 +171,7 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
   for (std::size_t i = 0; i < lines.size(); ++i) {
     json::object record = parse_record(lines[i]);
     RecordView view(record, i + 1);
+    for (const auto& [name, member] : record) check_every_text(view, member, name);
     std::string event = view.text("event");
     TimePoint at = view.time("time");
     if (i == 0 && event != "init") view.fail("is not an init record");

@@ -261,3 +261,12 @@ BOOST_AUTO_TEST_CASE(signing_windows_cover_the_key_life_in_whole_seconds) {
   key.compromised_since.reset();
   BOOST_TEST(!signing_window(key));
 }
+
+BOOST_FIXTURE_TEST_CASE(fold_refuses_control_characters_in_fields_it_does_not_read, LedgerFixture) {
+  add("init", {{"token_label", "brokerkey"}});
+  add("mint", key_fields(key_number(1), "a-b-ed25519-c"));
+  add("note", {{"text", "fine, \"quoted\""}, {"list", boost::json::array{"a", "b"}}});
+  BOOST_TEST(state().records == 3u);
+  add("note", {{"nested", boost::json::object{{"deep", boost::json::array{"x\ny"}}}}});
+  BOOST_CHECK_THROW(state(), Error);
+}
