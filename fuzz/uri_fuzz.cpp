@@ -50,6 +50,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)uri_matches_token(uri, token_named("brokerkey"));
   } catch (const Error&) {
   }
+  // How messages show any word: one printable line, bounded, whatever the input.
+  std::string shown = uri_for_display(text);
+  if (shown.size() > 203) __builtin_trap();
+  for (char c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) __builtin_trap();
+  }
   if (!text.empty()) round_trip("brokerkey", text);
   if (valid_token_label(text)) round_trip(text, "acme-git-signing-ed25519-prod");
   return 0;

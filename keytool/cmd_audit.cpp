@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "core/text.h"
 #include "core/error.h"
 
 namespace brokerkey {
@@ -79,8 +80,10 @@ int run_list(const Config& config, const cli::Args& args) {
       std::string who = actor && actor->is_object() && actor->as_object().if_contains("user")
                             ? boost::json::value_to<std::string>(actor->as_object().at("user"))
                             : "?";
-      std::cout << boost::json::serialize(record.at("seq")) << "  " << text_of("time") << "  "
-                << text_of("event") << "  by " << who << summary(record) << "\n";
+      // Read before any fold: whatever a damaged ledger holds, one record stays one line.
+      std::cout << printable(boost::json::serialize(record.at("seq")) + "  " + text_of("time") + "  " +
+                             text_of("event") + "  by " + who + summary(record))
+                << "\n";
     }
   }
   return 0;

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/text.h"
 #include "core/uri.h"
 #include "core/x509.h"
 #include "module_client.h"
@@ -37,6 +38,9 @@ int run_cert(const cli::Args& args) {
     return 0;
   }
 
+  if (auto subject = args.value("subject")) {
+    if (auto fault = text_fault(*subject)) throw cli::UsageError("--subject " + *fault);
+  }
   auto pin_file = args.value("pin-file");
   if (!pin_file) throw cli::UsageError("--pin-file FILE (a consumer PIN, mode 0600) is required to sign");
   Secret pin = read_secret_file(*pin_file);

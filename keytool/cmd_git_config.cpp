@@ -1,12 +1,15 @@
 // brokerkey git-config: the git configuration that signs commits and tags with the broker key.
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "commands.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/uri.h"
 #include "git_agent.h"
 #include "module_client.h"
@@ -57,6 +60,24 @@ int print_agent_config(const cli::Args& args, const std::string& socket) {
   return 0;
 }
 
+// A file path as a URI query value (RFC 3986 pchar): other bytes percent-encoded, so a path
+// with spaces stays one word of the URI.
+std::string uri_path(const std::string& path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : path) {
+    auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || std::strchr("/-._~!$'()*+,:@=", c)) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
 int run_git_config(const cli::Args& args) {
   if (auto socket = args.value("agent")) return print_agent_config(args, *socket);
   Broker broker = load_broker();
@@ -78,8 +99,13 @@ int run_git_config(const cli::Args& args) {
                                                     : fs::path(home ? home : "~") / ".config/brokerkey/allowed_signers";
   std::string principal = args.value_or("principal", "brokerkey");
   std::string uri = key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY) +
-                    "?pin-source=file:" + fs::absolute(pin_file).string();
+                    "?pin-source=file:" + uri_path(fs::absolute(pin_file).string());
   std::string scope = args.flag("global") ? "--global " : "";
+  // The output is shell: a line break in a path would start a command of its own.
+  for (auto [what, value] : {std::pair{"the PIN file path", pin_file.string()}, {"the allowed-signers path", allowed.string()},
+                             {"--principal", principal}, {"this program's path", beside_this_program("brokerkey").string()}}) {
+    if (auto fault = text_fault(value)) throw cli::UsageError(std::string(what) + " " + *fault);
+  }
 
   std::cout << "# Sign commits and tags with the broker key " << key.label << ".\n"
             << "# The PIN of consumer '" << consumer << "' goes in " << pin_file.string()
@@ -88,12 +114,20 @@ int run_git_config(const cli::Args& args) {
   if (format == "x509") {
     std::cout << "git config " << scope << "gpg.x509.program "
               << shell_quoted(beside_this_program("brokerkey-gpgsm").string()) << "\n";
+    std::cout << "git config " << scope << "user.signingkey " << shell_quoted(uri) << "\n";
   } else {
-    std::cout << "git config " << scope << "gpg.ssh.program "
-              << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n";
+    // git asks the system ssh-keygen (from PATH, not gpg.ssh.program) for the fingerprint of
+    // user.signingkey when it signs a push certificate, and a URI is not a key file. So the
+    // key comes from gpg.ssh.defaultKeyCommand instead: the drop-in prints the current public
+    // key with the URI as its comment (git's key:: form), ssh-keygen fingerprints that, and git
+    // hands the drop-in a key file it recognises. Follows rotations: nothing here names a key.
+    std::string dropin = beside_this_program("brokerkey-ssh-keygen").string();
+    std::cout << "git config " << scope << "gpg.ssh.program " << shell_quoted(dropin) << "\n"
+              << "git config " << scope << "gpg.ssh.defaultKeyCommand "
+              << shell_quoted(shell_quoted(dropin) + " -y -f " + shell_quoted(uri)) << "\n"
+              << "git config " << scope << "--unset-all user.signingkey || :  # it would win over defaultKeyCommand\n";
   }
-  std::cout << "git config " << scope << "user.signingkey " << shell_quoted(uri) << "\n"
-            << "git config " << scope << "commit.gpgsign true\n"
+  std::cout << "git config " << scope << "commit.gpgsign true\n"
             << "git config " << scope << "tag.gpgsign true\n";
   if (format == "x509") {
     std::cout << "# Verification: brokerkey-gpgsm accepts a signature when the ledger of the broker\n"

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/pkcs11_backend.h"
+#include "core/text.h"
 #include "key_output.h"
 
 namespace brokerkey {
@@ -48,6 +49,14 @@ void destroy_after_record(Pkcs11Backend& backend, const KeyRecord& key, std::str
 
 int run_rotate(const cli::Args& args) {
   Broker broker = load_broker();
+  // The configuration's rotation.overlap_days is the policy: --overlap may shorten the window
+  // (down to an hour), never lengthen it.
+  std::chrono::seconds policy = Days(broker.config.rotation.overlap_days);
+  std::chrono::seconds overlap = args.value("overlap") ? parse_duration(*args.value("overlap")) : policy;
+  if (args.value("overlap") && (overlap < std::chrono::hours(1) || overlap > policy)) {
+    throw cli::UsageError("--overlap must be at least 1h and at most the configuration's rotation.overlap_days (" +
+                          std::to_string(broker.config.rotation.overlap_days) + "d)");
+  }
   TimePoint at = now();
   const KeyRecord& from = key_in_role(broker, "current");
   if (const KeyRecord* open = broker.state.overlap(at)) {
@@ -55,8 +64,6 @@ int run_rotate(const cli::Args& args) {
                          format_rfc3339(*open->overlap_until) + "; retire it first: brokerkey retire " +
                          open->fingerprint.hex());
   }
-  std::chrono::seconds overlap = args.value("overlap") ? parse_duration(*args.value("overlap"))
-                                                       : Days(broker.config.rotation.overlap_days);
   Pkcs11Backend backend(broker.config.backend);
   PublicKey public_key = backend.generate(from.label);
   crash_point("rotate:after-generate");
@@ -117,10 +124,20 @@ int run_revoke(const cli::Args& args) {
   const KeyRecord& key = known_key(broker, args.positional()[0]);
   auto reason = args.value("reason");
   if (!reason || reason->empty()) throw cli::UsageError("--reason TEXT is required");
+  // The rule fold_ledger applies to the record, checked here first for a clear message.
+  if (auto fault = text_fault(*reason)) throw cli::UsageError("--reason " + *fault);
   boost::json::object fields{{"fingerprint", key.fingerprint.hex()}, {"label", key.label}, {"reason", *reason}};
   if (auto since = args.value("compromised-since")) {
     auto parsed = parse_rfc3339(*since);
     if (!parsed) throw cli::UsageError("--compromised-since takes YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    // A compromise is known when it is revoked, so it began no later than now; and the key
+    // could not be compromised before it existed (for that, revoke without the option: the
+    // key then verifies nothing). docs/SIGNING_KEY_ROTATION.md.
+    if (*parsed > now()) throw cli::UsageError("--compromised-since " + *since + " is in the future");
+    if (*parsed < key.created) {
+      throw cli::UsageError("--compromised-since " + *since + " is before the key existed (" +
+                            format_rfc3339(key.created) + "); to distrust everything it signed, leave it out");
+    }
     fields["compromised_since"] = format_rfc3339(*parsed);
   }
   Pkcs11Backend backend(broker.config.backend);

@@ -3,9 +3,14 @@
 //   --status-fd=N --verify SIG -     content on stdin, status lines on fd N
 // KEY is a PKCS#11 URI or a broker key fingerprint (then the PIN file is $BROKERKEY_PIN_FILE).
 // A signature is good when it verifies and the broker's ledger says its key was signing at its
-// signingTime (the rule allowed-signers gives stock ssh-keygen, in core/ledger).
+// signingTime (the rule allowed-signers gives stock ssh-keygen, in core/ledger). The signer it
+// names is what the ledger vouches for: the embedded certificate's subject only when a
+// cert_issue record holds that certificate for the key, else the key's label. Options are
+// gpgsm's own names (parse_arguments); what has no meaning here is refused by name.
+#include <getopt.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
@@ -24,8 +29,10 @@ namespace {
 using namespace brokerkey;
 
 constexpr const char* kUsage =
-    "usage: brokerkey-gpgsm --status-fd=N -bsau KEY          (sign stdin)\n"
-    "       brokerkey-gpgsm --status-fd=N --verify SIG FILE|-  (verify)\n";
+    "usage: brokerkey-gpgsm [--status-fd=N] -bsau KEY [-o FILE]         (sign stdin)\n"
+    "       brokerkey-gpgsm [--status-fd=N] --verify SIG FILE|-         (verify)\n"
+    "also accepted as gpgsm does: --detach-sign --sign --armor --local-user --output\n"
+    "--batch --no-tty --yes --quiet --verbose (-b -s -a -u -o -q -v)\n";
 
 // OpenPGP's numbers for EdDSA and SHA-512, which is what gpg's status lines carry.
 constexpr const char* kAlgorithms = "22 10 00";
@@ -34,75 +41,73 @@ struct Request {
   enum class Mode { none, sign, verify } mode = Mode::none;
   int status_fd = -1;
   std::string key;  // -u
+  bool armor = false;
+  std::optional<std::string> output;  // -o
   std::vector<std::string> files;
 };
 
-Request parse_arguments(const std::vector<std::string>& args) {
+// gpgsm's own option names, read by getopt_long as gpgsm's parser reads them (long options by
+// unambiguous prefix, --name=VALUE or --name VALUE, bundled short options -bsau KEY). What has
+// no meaning for a broker key is refused by name.
+Request parse_arguments(int argc, char** argv) {
+  enum : int { kVerify = 256, kStatusFd, kNoOp };
+  static const option kOptions[] = {
+      {"detach-sign", no_argument, nullptr, 'b'}, {"sign", no_argument, nullptr, 's'},
+      {"armor", no_argument, nullptr, 'a'},       {"armour", no_argument, nullptr, 'a'},
+      {"local-user", required_argument, nullptr, 'u'}, {"output", required_argument, nullptr, 'o'},
+      {"verify", no_argument, nullptr, kVerify},  {"status-fd", required_argument, nullptr, kStatusFd},
+      {"batch", no_argument, nullptr, kNoOp},     {"no-tty", no_argument, nullptr, kNoOp},
+      {"yes", no_argument, nullptr, kNoOp},       {"quiet", no_argument, nullptr, 'q'},
+      {"verbose", no_argument, nullptr, 'v'},     {nullptr, 0, nullptr, 0},
+  };
   Request request;
-  bool detach = false, sign = false;
-  auto set_mode = [&](Request::Mode mode) {
-    if (request.mode != Request::Mode::none && request.mode != mode) throw invalid_input("sign and --verify together");
-    request.mode = mode;
-  };
-  auto status_fd = [&](const std::string& text) {
-    char* end = nullptr;
-    long fd = std::strtol(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || fd < 0 || fd > 1023) throw invalid_input("--status-fd needs a file descriptor");
-    request.status_fd = static_cast<int>(fd);
-  };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw invalid_input(a + " needs a value");
-      return args[++i];
-    };
-    if (a.rfind("--status-fd=", 0) == 0) {
-      status_fd(a.substr(12));
-    } else if (a == "--status-fd") {
-      status_fd(value());
-    } else if (a == "--verify") {
-      set_mode(Request::Mode::verify);
-    } else if (a == "--detach-sign") {
-      detach = sign = true;
-    } else if (a == "--sign") {
-      sign = true;
-    } else if (a == "--armor") {
-    } else if (a.rfind("--local-user=", 0) == 0) {
-      request.key = a.substr(13);
-    } else if (a == "--local-user") {
-      request.key = value();
-    } else if (a.size() > 1 && a[0] == '-' && a[1] != '-') {
-      // Bundled short options as git writes them: -bsau KEY.
-      for (std::size_t j = 1; j < a.size(); ++j) {
-        switch (a[j]) {
-          case 'b': detach = sign = true; break;
-          case 's': sign = true; break;
-          case 'a': break;
-          case 'u':
-            if (j + 1 != a.size()) throw invalid_input("-u must end its option group and be followed by KEY");
-            request.key = value();
-            break;
-          default: throw invalid_input(std::string("unsupported option -") + a[j]);
-        }
+  bool detach = false, sign = false, verify = false;
+  std::vector<char*> copy(argv, argv + argc);
+  copy.push_back(nullptr);
+  opterr = 0;
+  optind = 1;
+  for (int opt; (opt = ::getopt_long(argc, copy.data(), "bsau:o:qv", kOptions, nullptr)) != -1;) {
+    std::string word = copy[static_cast<std::size_t>(optind - 1)] ? copy[static_cast<std::size_t>(optind - 1)] : "";
+    switch (opt) {
+      case 'b': detach = sign = true; break;
+      case 's': sign = true; break;
+      case 'a': request.armor = true; break;
+      case 'u': request.key = optarg; break;
+      case 'o': request.output = optarg; break;
+      case kVerify: verify = true; break;
+      case kStatusFd: {
+        std::string text = optarg;
+        char* end = nullptr;
+        long fd = std::strtol(text.c_str(), &end, 10);
+        if (text.empty() || *end != '\0' || fd < 0 || fd > 1023) throw invalid_input("--status-fd needs a file descriptor");
+        request.status_fd = static_cast<int>(fd);
+        break;
       }
-    } else if (a != "-" && a.rfind("--", 0) == 0) {
-      throw invalid_input("unsupported option " + a);
-    } else {
-      request.files.push_back(a);
+      case kNoOp: case 'q': case 'v': break;  // brokerkey-gpgsm never prompts; its messages stay as they are
+      case ':': throw invalid_input("option " + uri_for_display(word) + " needs a value");
+      default:
+        throw invalid_input("unsupported option " + uri_for_display(optopt && opt == '?' && word.rfind("--", 0) != 0
+                                                                        ? std::string("-") + static_cast<char>(optopt)
+                                                                        : word) +
+                            " (brokerkey-gpgsm makes and checks detached CMS signatures with the broker key only)");
     }
   }
+  for (int i = optind; i < argc; ++i) request.files.emplace_back(copy[static_cast<std::size_t>(i)]);
+  if (sign && verify) throw invalid_input("sign and --verify together");
   if (sign) {
-    set_mode(Request::Mode::sign);
+    request.mode = Request::Mode::sign;
     if (!detach) throw invalid_input("only detached signatures (-b) are made");
     if (request.key.empty()) throw invalid_input("-u KEY (a PKCS#11 URI or a key fingerprint) is required to sign");
     if (!request.files.empty() && request.files != std::vector<std::string>{"-"}) {
       throw invalid_input("the content to sign is read from stdin");
     }
+  } else if (verify) {
+    request.mode = Request::Mode::verify;
+    if (request.files.size() != 2) throw invalid_input("--verify needs SIGNATURE and CONTENT (- for stdin)");
+    if (request.output) throw invalid_input("--output has no meaning for a detached --verify");
+  } else {
+    throw invalid_input("nothing to do");
   }
-  if (request.mode == Request::Mode::verify && request.files.size() != 2) {
-    throw invalid_input("--verify needs SIGNATURE and CONTENT (- for stdin)");
-  }
-  if (request.mode == Request::Mode::none) throw invalid_input("nothing to do");
   return request;
 }
 
@@ -111,6 +116,8 @@ class StatusChannel {
   explicit StatusChannel(int fd) : fd_(fd) {}
   void line(const std::string& text) const {
     if (fd_ < 0) return;
+    // One line each: every free text in it went through status_text.
+    if (text.find_first_of("\r\n") != std::string::npos) throw integrity_failed("a status line would hold a line break");
     std::cout.flush();
     std::string out = "[GNUPG:] " + text + "\n";
     for (std::size_t done = 0; done < out.size();) {
@@ -131,9 +138,9 @@ std::string read_content(const std::string& file) {
 }
 
 KeyUri key_uri_of(const std::string& key) {
-  if (key.rfind("pkcs11:", 0) == 0) return parse_key_uri(key);
+  if (is_pkcs11_uri(key)) return parse_key_uri(key);
   if (key.size() != 64 || !hex_decode(key)) {
-    throw invalid_input("KEY '" + key + "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
+    throw invalid_input("KEY '" + uri_for_display(key) + "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
   }
   // The module's CKA_ID is the fingerprint: the key in whichever slot shows it.
   std::string uri = "pkcs11:type=private;id=";
@@ -163,10 +170,35 @@ int sign(const Request& request, const StatusChannel& status) {
   status.line(std::string("BEGIN_SIGNING H10"));
   Bytes der = make_detached_cms(*certificate, as_bytes(content), signed_at,
                                 [&](ByteView attributes) { return signer.sign(attributes); });
-  std::cout << cms_armor(der) << std::flush;
+  // As gpgsm: PEM with --armor (what git asks for), the DER itself without.
+  std::string out = request.armor ? cms_armor(der) : std::string(der.begin(), der.end());
+  if (request.output && *request.output != "-") {
+    replace_file(*request.output, out, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                           fs::perms::others_read);
+  } else {
+    std::cout << out << std::flush;
+  }
   status.line(std::string("SIG_CREATED D ") + kAlgorithms + " " + std::to_string(signed_at.time_since_epoch().count()) +
               " " + fingerprint_of(signer.public_key()).hex());
   return 0;
+}
+
+// A status line's free text as gpg writes a user id there: '%', control bytes and bytes
+// outside ASCII as %XX, so nothing in it can end the line or start another.
+std::string status_text(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f || c == '%') {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 int verify(const Request& request, const StatusChannel& status) {
@@ -181,12 +213,13 @@ int verify(const Request& request, const StatusChannel& status) {
     std::cerr << "brokerkey-gpgsm: cannot check the signature: " << e.what() << "\n";
     return 2;
   }
+  // Nothing the signer wrote into its certificate is shown until the ledger vouches for it.
   std::string fingerprint = fingerprint_of(signature.key).hex();
-  std::string who = fingerprint + " " + signature.subject;
-  std::cerr << "brokerkey-gpgsm: Signature made " << format_rfc3339(signature.signing_time) << " by \""
-            << signature.subject << "\" with key " << fingerprint << "\n";
+  std::string seconds = std::to_string(signature.signing_time.time_since_epoch().count());
+  std::cerr << "brokerkey-gpgsm: Signature made " << format_rfc3339(signature.signing_time) << " with key "
+            << fingerprint << "\n";
   if (auto fault = cms_signature_fault(signature, as_bytes(content))) {
-    status.line("BADSIG " + who);
+    status.line("BADSIG " + fingerprint);
     std::cerr << "brokerkey-gpgsm: BAD signature: " << *fault << "\n";
     return 1;
   }
@@ -194,10 +227,19 @@ int verify(const Request& request, const StatusChannel& status) {
   LedgerState ledger = Ledger(load_config(locate_config()).ledger).state();
   const KeyRecord* key = ledger.find(fingerprint_of(signature.key));
   if (!key) {
-    status.line("ERRSIG " + fingerprint + " " + kAlgorithms + " " +
-                std::to_string(signature.signing_time.time_since_epoch().count()) + " 9");
+    status.line("ERRSIG " + fingerprint + " " + kAlgorithms + " " + seconds + " 9");
     std::cerr << "brokerkey-gpgsm: the signature verifies, but its key is not a key of this broker's ledger\n";
     return 1;
+  }
+  // The signer named by what the ledger vouches for: the certificate's subject only when the
+  // certificate is one a cert_issue record recorded for this key; else the key's label.
+  bool vouched = std::find(key->certificates.begin(), key->certificates.end(), signature.certificate) !=
+                 key->certificates.end();
+  std::string name = vouched ? signature.subject : key->label;
+  std::string who = fingerprint + " " + status_text(name);
+  if (!vouched) {
+    std::cerr << "brokerkey-gpgsm: the certificate in the signature is not one the ledger recorded for key "
+              << key->label << "; its subject is not shown\n";
   }
   auto window = signing_window(*key);
   if (!window) {
@@ -213,12 +255,11 @@ int verify(const Request& request, const StatusChannel& status) {
               << "; this signature claims " << format_rfc3339(signature.signing_time) << "\n";
     return 1;
   }
-  std::string seconds = std::to_string(signature.signing_time.time_since_epoch().count());
   status.line("GOODSIG " + who);
   status.line("VALIDSIG " + fingerprint + " " + format_rfc3339(signature.signing_time).substr(0, 10) + " " + seconds +
               " 0 0 0 " + kAlgorithms + " " + fingerprint);
   status.line("TRUST_FULLY 0 brokerkey-ledger");
-  std::cerr << "brokerkey-gpgsm: Good signature from \"" << signature.subject << "\"\n"
+  std::cerr << "brokerkey-gpgsm: Good signature from \"" << status_text(name) << "\"\n"
             << "brokerkey-gpgsm: broker key " << key->label << ", signing from " << lifetime << "\n";
   return 0;
 }
@@ -226,10 +267,9 @@ int verify(const Request& request, const StatusChannel& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
   Request request;
   try {
-    request = parse_arguments(args);
+    request = parse_arguments(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "brokerkey-gpgsm: " << e.what() << "\n" << kUsage;
     return 2;

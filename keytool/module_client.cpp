@@ -34,7 +34,15 @@ Secret pin_from_uri(const KeyUri& uri) {
 
 namespace {
 
+// The slots whose module, slot and token attributes the URI matches (RFC 7512, every path
+// attribute above the object).
 std::vector<CK_SLOT_ID> matching_slots(CK_FUNCTION_LIST* fn, const KeyUri& uri) {
+  if (uri.unrecognized) {
+    throw not_found("the URI " + uri_for_display(uri.text) +
+                    " has a path attribute or value this client does not know; by RFC 7512 it names nothing");
+  }
+  CK_INFO module{};
+  check_backend(fn->C_GetInfo(&module), "C_GetInfo", kModule);
   CK_ULONG count = 0;
   check_backend(fn->C_GetSlotList(CK_TRUE, nullptr, &count), "C_GetSlotList", kModule);
   std::vector<CK_SLOT_ID> slots(count);
@@ -42,13 +50,62 @@ std::vector<CK_SLOT_ID> matching_slots(CK_FUNCTION_LIST* fn, const KeyUri& uri) 
   slots.resize(count);
   std::vector<CK_SLOT_ID> matching;
   for (CK_SLOT_ID slot : slots) {
-    CK_TOKEN_INFO info{};
-    if (fn->C_GetTokenInfo(slot, &info) == CKR_OK && uri_matches_token(uri, info)) matching.push_back(slot);
+    CK_SLOT_INFO slot_info{};
+    CK_TOKEN_INFO token{};
+    if (fn->C_GetSlotInfo(slot, &slot_info) == CKR_OK && fn->C_GetTokenInfo(slot, &token) == CKR_OK &&
+        uri_matches_slot(uri, module, slot, slot_info, token)) {
+      matching.push_back(slot);
+    }
   }
   return matching;
 }
 
+// The C_FindObjects template for the object attributes of the URI, with `object_class`.
+std::vector<CK_ATTRIBUTE> object_template(const KeyUri& uri, CK_OBJECT_CLASS& object_class) {
+  std::vector<CK_ATTRIBUTE> match{{CKA_CLASS, &object_class, sizeof object_class}};
+  if (uri.object) match.push_back({CKA_LABEL, const_cast<char*>(uri.object->data()), uri.object->size()});
+  if (uri.id) match.push_back({CKA_ID, const_cast<char*>(uri.id->data()), uri.id->size()});
+  return match;
+}
+
+void expect_key_type(const KeyUri& uri) {
+  if (uri.type && *uri.type != CKO_PRIVATE_KEY && *uri.type != CKO_PUBLIC_KEY) {
+    throw invalid_input("the URI " + uri_for_display(uri.text) + " names a non-key object; a key needs type=private, "
+                        "type=public or no type");
+  }
+}
+
 }  // namespace
+
+UriPublicKey uri_public_key(const fs::path& module_file, const KeyUri& uri) {
+  expect_key_type(uri);
+  BackendModule module(module_file, {}, "brokerkey");
+  CK_FUNCTION_LIST* fn = module.fn();
+  CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
+  std::vector<UriPublicKey> found;
+  for (CK_SLOT_ID slot : matching_slots(fn, uri)) {
+    CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+    check_backend(fn->C_OpenSession(slot, CKF_SERIAL_SESSION, nullptr, nullptr, &session), "C_OpenSession", kModule);
+    try {
+      for (CK_OBJECT_HANDLE object : find_objects(fn, session, object_template(uri, public_class))) {
+        auto point = read_attribute(fn, session, object, CKA_EC_POINT);
+        auto label = read_attribute(fn, session, object, CKA_LABEL);
+        if (!point) throw integrity_failed("a public key without CKA_EC_POINT");
+        found.push_back({public_key_from_ec_point(*point), label ? std::string(label->begin(), label->end()) : ""});
+      }
+    } catch (...) {
+      fn->C_CloseSession(session);
+      throw;
+    }
+    fn->C_CloseSession(session);
+  }
+  if (found.empty()) throw not_found("the URI " + uri_for_display(uri.text) + " names no key");
+  if (found.size() > 1) {
+    throw invalid_input("the URI " + uri_for_display(uri.text) + " names " + std::to_string(found.size()) +
+                        " public keys; name one");
+  }
+  return found.front();
+}
 
 UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pin)
     : module_(module, {}, "brokerkey") {
@@ -58,9 +115,7 @@ UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pi
   }
   CK_FUNCTION_LIST* fn = module_.fn();
   CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
-  std::vector<CK_ATTRIBUTE> match{{CKA_CLASS, &private_class, sizeof private_class}};
-  if (uri.object) match.push_back({CKA_LABEL, const_cast<char*>(uri.object->data()), uri.object->size()});
-  if (uri.id) match.push_back({CKA_ID, const_cast<char*>(uri.id->data()), uri.id->size()});
+  std::vector<CK_ATTRIBUTE> match = object_template(uri, private_class);
 
   int found = 0;
   for (CK_SLOT_ID slot : matching_slots(fn, uri)) {
@@ -82,8 +137,8 @@ UriSigner::UriSigner(const fs::path& module, const KeyUri& uri, const Secret& pi
       fn->C_CloseSession(session);
     }
   }
-  if (found == 0) throw not_found("the URI " + uri.text + " names no private key");
-  if (found > 1) throw invalid_input("the URI " + uri.text + " names " + std::to_string(found) + " private keys; name one");
+  if (found == 0) throw not_found("the URI " + uri_for_display(uri.text) + " names no private key");
+  if (found > 1) throw invalid_input("the URI " + uri_for_display(uri.text) + " names " + std::to_string(found) + " private keys; name one");
 
   auto id = read_attribute(fn, session_, private_key_, CKA_ID);
   auto label = read_attribute(fn, session_, private_key_, CKA_LABEL);

@@ -29,6 +29,14 @@ fs::path module_path(const std::optional<std::string>& explicit_path);
 // private, as the backend PIN file). Throws invalid_input when the URI gives neither.
 Secret pin_from_uri(const KeyUri& uri);
 
+// The public key a URI names (type=private names the private key's public half), read without
+// logging in; throws when the URI names no key or more than one.
+struct UriPublicKey {
+  PublicKey key;
+  std::string label;  // CKA_LABEL
+};
+UriPublicKey uri_public_key(const fs::path& module, const KeyUri& uri);
+
 // One private key named by a URI, logged in, ready to sign.
 class UriSigner {
  public:

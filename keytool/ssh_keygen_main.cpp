@@ -1,13 +1,22 @@
-// brokerkey-ssh-keygen: git's gpg.ssh.program. It answers the one request that needs the
-// broker key, `-Y sign -n NAMESPACE -f PKCS11_URI [-U] FILE`, by signing through the module,
-// and hands every other invocation, unchanged, to the system ssh-keygen (verification,
-// find-principals, fingerprints of key files).
-#include <fcntl.h>
+// brokerkey-ssh-keygen: git's gpg.ssh.program. Its command line is read exactly as the system
+// ssh-keygen reads it (getopt(3) with ssh-keygen's option string, stopping at the first
+// operand as OpenSSH's own getopt does), and it answers what needs the broker key:
+//   -Y sign -n NAMESPACE -f KEY [-U] [-q] [-O hashalg=sha512] [FILE ...|-]
+//        KEY a PKCS#11 URI, or a public key file whose comment is one (what git writes for
+//        the key that gpg.ssh.defaultKeyCommand printed)
+//   -l -f URI [-E sha256]   the key's fingerprint line, in ssh-keygen's format
+//   -y -f URI               the key's public key line, its comment the URI (for
+//                           gpg.ssh.defaultKeyCommand, so git push --signed works too)
+// Every other invocation goes, unchanged, to the system ssh-keygen (verification,
+// find-principals, fingerprints of key files). A PKCS#11 URI never does: it may carry a PIN
+// (pin-value), which ssh-keygen would print; such a call is refused here instead.
+#include <getopt.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -23,42 +32,80 @@ namespace {
 
 using namespace brokerkey;
 
-struct SignRequest {
-  std::string signature_namespace;
-  std::string key;  // -f
-  std::vector<std::string> files;
+// ssh-keygen.c's getopt string (OpenSSH 9.2 to 10.x), with '+': stop at the first operand.
+constexpr const char* kSshKeygenOptions =
+    "+ABHKLQUXceghiklopquvyC:D:E:F:I:M:N:O:P:R:V:Y:Z:a:b:f:g:m:n:r:s:t:w:z:";
+
+struct Invocation {
+  bool parsed = true;  // false: getopt refused an option (ssh-keygen prints its usage)
+  std::vector<std::pair<char, std::string>> options;  // in order; value empty for flags
+  std::vector<std::string> operands;
+
+  std::optional<std::string> last(char option) const {
+    std::optional<std::string> value;
+    for (const auto& [name, v] : options) {
+      if (name == option) value = v;
+    }
+    return value;
+  }
+  bool has(char option) const {
+    for (const auto& [name, v] : options) {
+      if (name == option) return true;
+    }
+    return false;
+  }
+  // Every option other than those in `allowed`.
+  std::string others(std::string_view allowed) const {
+    std::string out;
+    for (const auto& [name, v] : options) {
+      if (allowed.find(name) == std::string_view::npos && out.find(name) == std::string::npos) out += name;
+    }
+    return out;
+  }
 };
 
-// A sign request whose key is a PKCS#11 URI, or nullopt: not ours to answer.
-std::optional<SignRequest> broker_sign_request(const std::vector<std::string>& args) {
-  SignRequest request;
-  bool sign = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw invalid_input(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "-Y") {
-      sign = value() == "sign";
-    } else if (a == "-n") {
-      request.signature_namespace = value();
-    } else if (a == "-f") {
-      request.key = value();
-    } else if (a == "-U" || a == "-q") {
-      // -U: git's hint that the key is in an agent; the broker is our agent.
-    } else if (a == "-O") {
-      value();  // options such as hashalg= are ignored: SSHSIG with Ed25519 uses sha512
-    } else if (!a.empty() && a[0] == '-') {
-      return std::nullopt;  // something only the real ssh-keygen knows
-    } else {
-      request.files.push_back(a);
+Invocation parse_like_ssh_keygen(int argc, char** argv) {
+  std::vector<char*> copy(argv, argv + argc);
+  copy.push_back(nullptr);
+  Invocation invocation;
+  opterr = 0;
+  optind = 1;
+  for (int opt; (opt = ::getopt(argc, copy.data(), kSshKeygenOptions)) != -1;) {
+    if (opt == '?' || opt == ':') {
+      invocation.parsed = false;
+      return invocation;
     }
+    invocation.options.emplace_back(static_cast<char>(opt), optarg ? optarg : "");
   }
-  if (!sign || request.key.rfind("pkcs11:", 0) != 0) return std::nullopt;
-  if (request.signature_namespace.empty()) throw invalid_input("-Y sign needs -n NAMESPACE");
-  if (request.files.empty()) request.files.push_back("-");
-  return request;
+  for (int i = optind; i < argc; ++i) invocation.operands.emplace_back(copy[static_cast<std::size_t>(i)]);
+  return invocation;
+}
+
+[[noreturn]] void refuse(const std::string& why) {
+  throw invalid_input(why + "; a PKCS#11 URI is never passed to the system ssh-keygen (it may carry a PIN)");
+}
+
+// The key of a public key file whose comment is a PKCS#11 URI: the line git writes for a key
+// that gpg.ssh.defaultKeyCommand printed (brokerkey-ssh-keygen -y -f URI). nullopt for any
+// other file, which the system ssh-keygen then reads.
+struct KeyFileUri {
+  std::string uri;
+  std::string public_key_line;  // "ssh-ed25519 BASE64"
+};
+std::optional<KeyFileUri> key_file_uri(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;  // never a FIFO or a device: no blocking read
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text(4096, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.rfind("ssh-ed25519 ", 0) != 0) return std::nullopt;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.find_first_of("\r\n") != std::string::npos) return std::nullopt;
+  std::size_t blob_end = text.find(' ', 12);
+  if (blob_end == std::string::npos || !is_pkcs11_uri(text.substr(blob_end + 1))) return std::nullopt;
+  return KeyFileUri{text.substr(blob_end + 1), text.substr(0, blob_end)};
 }
 
 std::string read_input(const std::string& file) {
@@ -66,25 +113,87 @@ std::string read_input(const std::string& file) {
   return read_text_file(file);
 }
 
-int sign(const SignRequest& request) {
-  KeyUri uri = parse_key_uri(request.key);
+// ssh-keygen -Y sign through the module. `expected_key`: the public key line the key file
+// named, which the URI's key must be (else the key rotated since git asked for it).
+int sign(const Invocation& invocation, const std::string& uri_text, const std::optional<std::string>& expected_key) {
+  if (std::string extra = invocation.others("YnfUqOv"); !extra.empty()) {
+    refuse(std::string("-Y sign with a PKCS#11 URI does not take -") + extra[0]);
+  }
+  std::string signature_namespace = invocation.last('n').value_or("");
+  if (signature_namespace.empty()) throw invalid_input("Too few arguments for sign: missing namespace");
+  for (const auto& [name, value] : invocation.options) {
+    // ssh-keygen's only signing option; SSHSIG with Ed25519 is made with SHA-512 here.
+    if (name == 'O' && value != "hashalg=sha512") {
+      throw invalid_input("Invalid option \"" + uri_for_display(value) + "\" (brokerkey signs with hashalg=sha512 only)");
+    }
+  }
+  std::vector<std::string> files = invocation.operands;
+  for (const auto& file : files) {
+    if (file == "-" && files.size() > 1) throw invalid_input("Cannot sign mix of paths and standard input");
+  }
+  if (files.empty()) files.push_back("-");
+  bool quiet = invocation.has('q');
+
+  KeyUri uri = parse_key_uri(uri_text);
   Secret pin = pin_from_uri(uri);
   UriSigner signer(module_path(uri.module_path), uri, pin);
-  for (const auto& file : request.files) {
+  if (expected_key && ssh_public_key_line(signer.public_key(), "") != *expected_key) {
+    throw invalid_input("the key file names " + uri_for_display(uri_text) +
+                        ", whose key is no longer the key in the file (rotated?); ask for the key again");
+  }
+  for (const auto& file : files) {
+    if (!quiet) std::cerr << (file == "-" ? std::string("Signing data on standard input") : "Signing file " + file) << "\n";
     std::string message = read_input(file);
-    Signature signature = signer.sign(sshsig_signed_data(request.signature_namespace, as_bytes(message)));
-    std::string armored = sshsig_armor(signer.public_key(), request.signature_namespace, signature);
+    Signature signature = signer.sign(sshsig_signed_data(signature_namespace, as_bytes(message)));
+    std::string armored = sshsig_armor(signer.public_key(), signature_namespace, signature);
     if (file == "-") {
-      std::cout << armored;
+      std::cout << armored << std::flush;
       continue;
     }
     fs::path output = file + ".sig";
-    std::cerr << "Signing file " << file << "\n";
     fs::remove(output);
     write_new_file(output, armored, fs::perms::owner_read | fs::perms::owner_write |
                                         fs::perms::group_read | fs::perms::others_read);
-    std::cerr << "Write signature to " << output.string() << "\n";
+    if (!quiet) std::cerr << "Write signature to " << output.string() << "\n";
   }
+  return 0;
+}
+
+// ssh-keygen -l -f URI: "256 SHA256:... LABEL (ED25519)", as fingerprint_one_key prints it.
+int fingerprint(const Invocation& invocation, const std::string& uri_text) {
+  if (std::string extra = invocation.others("lfEq"); !extra.empty()) {
+    refuse(std::string("-l with a PKCS#11 URI does not take -") + extra[0]);
+  }
+  if (!invocation.operands.empty()) refuse("-l with a PKCS#11 URI takes no operand");
+  if (auto hash = invocation.last('E'); hash && *hash != "sha256") {
+    throw invalid_input("-E " + *hash + ": the fingerprint of a PKCS#11 key is shown as sha256 only");
+  }
+  KeyUri uri = parse_key_uri(uri_text);
+  UriPublicKey key = uri_public_key(module_path(uri.module_path), uri);
+  std::cout << "256 " << ssh_fingerprint(key.key) << " " << (key.label.empty() ? "no comment" : key.label)
+            << " (ED25519)\n";
+  return 0;
+}
+
+// ssh-keygen -y -f URI: the public key line, commented with the URI, which git writes into the
+// key file it then signs with (gpg.ssh.defaultKeyCommand). The URI must be fit for that: no
+// pin-value (git and ssh-keygen would show it), nothing that splits the line.
+int print_public(const Invocation& invocation, const std::string& uri_text) {
+  if (std::string extra = invocation.others("yfq"); !extra.empty()) {
+    refuse(std::string("-y with a PKCS#11 URI does not take -") + extra[0]);
+  }
+  if (!invocation.operands.empty()) refuse("-y with a PKCS#11 URI takes no operand");
+  KeyUri uri = parse_key_uri(uri_text);
+  if (uri.pin_value) {
+    throw invalid_input("-y prints the URI as the key's comment, which git and ssh-keygen show: give the PIN as "
+                        "pin-source=file:..., not pin-value");
+  }
+  for (char c : uri_text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f) throw invalid_input("-y: the URI must be written without spaces or control characters");
+  }
+  UriPublicKey key = uri_public_key(module_path(uri.module_path), uri);
+  std::cout << ssh_public_key_line(key.key, uri_text) << "\n";
   return 0;
 }
 
@@ -98,14 +207,40 @@ int sign(const SignRequest& request) {
   std::exit(255);
 }
 
+int run(int argc, char** argv) {
+  Invocation invocation = parse_like_ssh_keygen(argc, argv);
+  bool any_uri = false;
+  for (int i = 1; i < argc; ++i) {
+    // A URI as an argument, an option's joined value (-fpkcs11:...) or anywhere in a word.
+    std::string_view word = argv[i];
+    for (std::size_t at = 0; at < word.size() && !any_uri; ++at) any_uri = is_pkcs11_uri(word.substr(at));
+  }
+  if (!invocation.parsed) {
+    if (any_uri) refuse("this command line is not one ssh-keygen accepts");
+    hand_to_ssh_keygen(argv);
+  }
+  auto key = invocation.last('f');
+  bool key_is_uri = key && is_pkcs11_uri(*key);
+  if (auto op = invocation.last('Y')) {
+    // ssh-keygen compares the -Y operation by prefix: -Y signature is a sign too.
+    if (op->rfind("sign", 0) == 0 && key) {
+      if (key_is_uri) return sign(invocation, *key, std::nullopt);
+      if (auto named = key_file_uri(*key); named && !any_uri) return sign(invocation, named->uri, named->public_key_line);
+    }
+  } else if (key_is_uri && invocation.has('l')) {
+    return fingerprint(invocation, *key);
+  } else if (key_is_uri && invocation.has('y')) {
+    return print_public(invocation, *key);
+  }
+  if (any_uri) refuse("brokerkey-ssh-keygen answers -Y sign, -l and -y for a PKCS#11 URI, not this request");
+  hand_to_ssh_keygen(argv);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    auto request = broker_sign_request(args);
-    if (!request) hand_to_ssh_keygen(argv);
-    return sign(*request);
+    return run(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "brokerkey-ssh-keygen: " << e.what() << "\n";
     return 1;

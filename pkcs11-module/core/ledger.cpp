@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include "core/error.h"
+#include "core/key_label.h"
+#include "core/text.h"
 #include "core/x509.h"
 
 namespace brokerkey {
@@ -29,11 +31,16 @@ KeyStatus KeyRecord::status_at(TimePoint at) const {
 }
 
 std::optional<SigningWindow> signing_window(const KeyRecord& key) {
-  SigningWindow window{key.created, key.superseded_at ? key.superseded_at : key.retired_at};
+  SigningWindow window{key.created, std::nullopt};
+  // Ledger times are rounded down to the second, so the key may have signed during the whole
+  // second its rotation or retirement was recorded in: that second belongs to its window.
+  if (auto stopped = key.superseded_at ? key.superseded_at : key.retired_at) window.until = *stopped + std::chrono::seconds(1);
   if (key.revoked_at) {
     if (!key.compromised_since) return std::nullopt;
+    // The operator's time: from it on, nothing the key signed is trusted.
     if (!window.until || *key.compromised_since < *window.until) window.until = key.compromised_since;
   }
+  if (window.until && *window.until <= window.from) return std::nullopt;
   return window;
 }
 
@@ -60,14 +67,21 @@ const KeyRecord* LedgerState::find(const Fingerprint& fingerprint) const {
 
 namespace {
 
+// A certificate in a cert_issue record, base64: far more than any Ed25519 certificate needs.
+constexpr std::size_t kMaxCertificateBase64 = 64 * 1024;
+
 class RecordView {
  public:
   RecordView(const json::object& record, std::size_t line) : record_(record), line_(line) {}
 
-  std::string text(std::string_view key) const {
+  // Every text field fold_ledger reads keeps the rule of core/text.h: whatever a hand-edited
+  // ledger holds, nothing of it reaches an output with a line break or control character.
+  std::string text(std::string_view key, std::size_t max_length = kMaxText) const {
     const json::value* value = record_.if_contains(key);
     if (!value || !value->is_string()) fail("lacks '" + std::string(key) + "'");
-    return std::string(value->as_string());
+    std::string out(value->as_string());
+    if (auto fault = text_fault(out, max_length)) fail("has a '" + std::string(key) + "' that " + *fault);
+    return out;
   }
   std::optional<std::string> optional_text(std::string_view key) const {
     if (!record_.if_contains(key)) return std::nullopt;
@@ -108,9 +122,28 @@ class RecordView {
   std::size_t line_;
 };
 
+// Every string anywhere in the record, read by the fold or not (the actor, a label kept only
+// for readers, fields a later version adds), keeps the rule of core/text.h: audit and health
+// show records too, and no record may carry what would break a line of any output.
+void check_every_text(const RecordView& view, const json::value& value, std::string_view key) {
+  if (value.is_string()) {
+    std::size_t max = key == "certificate" ? kMaxCertificateBase64 : kMaxText;
+    if (auto fault = text_fault(value.get_string(), max)) view.fail("has a '" + std::string(key) + "' that " + *fault);
+  } else if (value.is_object()) {
+    for (const auto& [name, member] : value.get_object()) check_every_text(view, member, name);
+  } else if (value.is_array()) {
+    for (const auto& element : value.get_array()) check_every_text(view, element, key);
+  }
+}
+
 KeyRecord new_key(const LedgerState& state, const RecordView& view, TimePoint at) {
   KeyRecord key;
   key.label = view.text("label");
+  try {
+    parse_key_label(key.label);
+  } catch (const Error&) {
+    view.fail("has a label that is not a key label <service>-<purpose>-ed25519-<env>");
+  }
   key.fingerprint = view.fingerprint("fingerprint");
   // One record per key: retire, revoke and cert_issue find a key by its fingerprint.
   if (state.find(key.fingerprint)) {
@@ -122,6 +155,7 @@ KeyRecord new_key(const LedgerState& state, const RecordView& view, TimePoint at
   }
   key.created = at;
   key.rotation_due = view.time("rotation_due");
+  if (key.rotation_due <= at) view.fail("has a rotation_due that is not after the record's time");
   return key;
 }
 
@@ -156,6 +190,7 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
   for (std::size_t i = 0; i < lines.size(); ++i) {
     json::object record = parse_record(lines[i]);
     RecordView view(record, i + 1);
+    for (const auto& [name, member] : record) check_every_text(view, member, name);
     std::string event = view.text("event");
     TimePoint at = view.time("time");
     if (i == 0 && event != "init") view.fail("is not an init record");
@@ -163,6 +198,11 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
       if (state.initialized) view.fail("initialises the broker a second time");
       state.initialized = true;
       state.token_label = view.text("token_label");
+      try {
+        check_token_label(state.token_label);
+      } catch (const Error&) {
+        view.fail("has a token_label that is not a token label");
+      }
     } else if (event == "mint") {
       if (state.current(at)) view.fail("mints a key while another is current");
       state.keys.push_back(new_key(state, view, at));
@@ -174,6 +214,7 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
       }
       from.superseded_at = at;
       from.overlap_until = view.time("overlap_until");
+      if (*from.overlap_until < at) view.fail("has an overlap_until before the rotation");
       KeyRecord next = new_key(state, view, at);
       if (view.fingerprint("to") != next.fingerprint) view.fail("has 'to' unlike its fingerprint");
       state.keys.push_back(std::move(next));
@@ -187,7 +228,14 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
       if (key.revoked_at) view.fail("revokes a key twice");
       key.revoked_at = at;
       key.revoke_reason = view.text("reason");
-      if (auto since = view.optional_text("compromised_since")) key.compromised_since = view.time("compromised_since");
+      if (view.optional_text("compromised_since")) {
+        key.compromised_since = view.time("compromised_since");
+        // The rule 'brokerkey revoke' applies (docs/SIGNING_KEY_ROTATION.md): a compromise
+        // begins while the key exists and is known by the time it is revoked.
+        if (*key.compromised_since < key.created || *key.compromised_since > at) {
+          view.fail("has a compromised_since outside the key's life (before its creation or after the revocation)");
+        }
+      }
     } else if (event == "consumer_add") {
       std::string name = view.text("name");
       if (!state.consumers.insert(name).second) view.fail("adds a consumer twice");
@@ -202,13 +250,14 @@ LedgerState fold_ledger(const std::vector<std::string>& lines) {
       state.policies.erase(name);
     } else if (event == "cert_issue") {
       KeyRecord& key = existing(state, view, "fingerprint");
-      auto der = base64_decode(view.text("certificate"));
+      auto der = base64_decode(view.text("certificate", kMaxCertificateBase64));
       try {
         if (!der || parse_certificate(*der).key != key.public_key) view.fail("has a certificate for another key");
       } catch (const Error&) {
         view.fail("has a certificate that is not an X.509 certificate for an Ed25519 key");
       }
-      key.certificate_der_base64 = view.text("certificate");
+      key.certificate_der_base64 = view.text("certificate", kMaxCertificateBase64);
+      key.certificates.push_back(*der);
     } else if (event != "note") {
       view.fail("has an unknown event '" + event + "'");
     }

@@ -32,15 +32,19 @@ struct KeyRecord {
   std::optional<TimePoint> revoked_at;
   std::optional<TimePoint> compromised_since;
   std::string revoke_reason;
-  std::optional<std::string> certificate_der_base64;
+  std::optional<std::string> certificate_der_base64;  // the latest cert_issue's certificate
+  std::vector<Bytes> certificates;                     // every cert_issue's certificate (DER), in order
 
   // Its role at `at`: overlap only while the window is open.
   KeyStatus status_at(TimePoint at) const;
 };
 
-// The time a key's signatures are good for: from its commit until it stopped signing (rotated
-// out or retired), cut at compromised_since for a revoked key. A revoked key without
-// compromised_since has none: it verifies nothing. The one rule every verifier applies.
+// The time a key's signatures are good for, in the whole seconds signatures carry: from the
+// second of its commit until it stopped signing (rotated out or retired; the second of that
+// record included, as the ledger's times are rounded down), cut at compromised_since for a
+// revoked key. A revoked key without compromised_since, or a window with nothing left in it,
+// has none: it verifies nothing. The one rule every verifier applies (allowed-signers writes
+// it as valid-after/valid-before, brokerkey-gpgsm checks it).
 struct SigningWindow {
   TimePoint from;
   std::optional<TimePoint> until;  // exclusive; none while the key is current

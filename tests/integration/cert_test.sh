@@ -45,4 +45,9 @@ expect 0 "the CA's certificate is imported" -- "$BROKERKEY" cert --import "$WORK
 expect 0 "pkcs11-tool shows the CA-issued certificate" -- pkcs11-tool --module "$MODULE" -O
 contains "subject:    DN: CN=acme-git-signing-ed25519-prod" "imported certificate object"
 expect 0 "audit verify" -- "$BROKERKEY" audit verify
+# A subject that would break a line of the output or a status line is refused before signing.
+for subject in $'CN=a\nb' $'CN=a\rb' $'CN=\e[2Ja'; do
+  expect 2 "--subject with a control character" -- "$BROKERKEY" cert --pin-file /nonexistent --subject "$subject"
+  contains "--subject holds a control" "subject message"
+done
 finish

@@ -1,10 +1,15 @@
 // cms_check SIGNATURE CONTENT PUBLIC_KEY.pem
+// cms_check recertify SIGNATURE CERT.pem > FORGED
+//   The same signer's signed attributes and signature, under another certificate for the same
+//   key (any certificate: CMS verification uses only its key): what a signer who can use the
+//   key but not change the ledger could send. Written with OpenSSL's CMS API.
 // Checks a detached CMS signature from brokerkey-gpgsm with OpenSSL primitives only, none of
 // brokerkey's code: walks the DER by hand (RFC 5652 section 5), takes the signed attributes as
 // they were transmitted, recomputes SHA-512 over the content and compares it with the
 // messageDigest attribute, verifies the Ed25519 signature over the attributes (re-tagged as
 // SET OF, section 5.4) with the certificate's key, and compares that key with the broker key.
 #include <openssl/asn1.h>
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -77,7 +82,55 @@ constexpr int U = V_ASN1_UNIVERSAL, C = V_ASN1_CONTEXT_SPECIFIC;
 
 }  // namespace
 
+static int recertify(const char* signature_path, const char* certificate_path) {
+  std::string armored = read_file(signature_path);
+  Owned<BIO, BIO_free> bio(BIO_new_mem_buf(armored.data(), static_cast<int>(armored.size())));
+  char* name = nullptr;
+  char* header = nullptr;
+  unsigned char* der = nullptr;
+  long der_length = 0;
+  if (PEM_read_bio(bio.get(), &name, &header, &der, &der_length) != 1) fail("not PEM");
+  Owned<char, free_openssl> owned_name(name), owned_header(header);
+  Owned<unsigned char, free_openssl> owned_der(der);
+  const unsigned char* p = der;
+  Owned<CMS_ContentInfo, CMS_ContentInfo_free> genuine(d2i_CMS_ContentInfo(nullptr, &p, der_length));
+  if (!genuine) fail("not a CMS");
+  CMS_SignerInfo* old_signer = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(genuine.get()), 0);
+
+  std::string certificate_pem = read_file(certificate_path);
+  Owned<BIO, BIO_free> cert_bio(BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())));
+  Owned<X509, X509_free> certificate(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (!certificate) fail("not a PEM certificate");
+
+  Owned<CMS_ContentInfo, CMS_ContentInfo_free> forged(
+      CMS_sign(nullptr, nullptr, nullptr, nullptr, CMS_PARTIAL | CMS_DETACHED | CMS_BINARY));
+  CMS_SignerInfo* signer = forged ? CMS_add1_signer(forged.get(), certificate.get(), X509_get0_pubkey(certificate.get()),
+                                                    EVP_sha512(), CMS_PARTIAL | CMS_NOSMIMECAP)
+                                  : nullptr;
+  if (!signer) fail("cannot start the CMS");
+  for (int i = 0; i < CMS_signed_get_attr_count(old_signer); ++i) {
+    if (CMS_signed_add1_attr(signer, CMS_signed_get_attr(old_signer, i)) != 1) fail("cannot copy an attribute");
+  }
+  X509_ALGOR* algorithm = nullptr;
+  CMS_SignerInfo_get0_algs(signer, nullptr, nullptr, nullptr, &algorithm);
+  const ASN1_OCTET_STRING* signature = CMS_SignerInfo_get0_signature(old_signer);
+  if (X509_ALGOR_set0(algorithm, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, nullptr) != 1 ||
+      ASN1_STRING_set(CMS_SignerInfo_get0_signature(signer), ASN1_STRING_get0_data(signature),
+                      ASN1_STRING_length(signature)) != 1) {
+    fail("cannot set the signature");
+  }
+  unsigned char* out = nullptr;
+  int out_length = i2d_CMS_ContentInfo(forged.get(), &out);
+  if (out_length <= 0) fail("cannot encode");
+  Owned<unsigned char, free_openssl> owned_out(out);
+  Owned<BIO, BIO_free> stdout_bio(BIO_new_fp(stdout, BIO_NOCLOSE));
+  if (PEM_write_bio(stdout_bio.get(), "SIGNED MESSAGE", "", out, out_length) <= 0) fail("cannot write");
+  return 0;
+}
+
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "recertify") == 0) return recertify(argv[2], argv[3]);
   if (argc != 4) fail("usage: cms_check SIGNATURE CONTENT PUBLIC_KEY.pem");
   std::string armored = read_file(argv[1]);
   std::string content = read_file(argv[2]);

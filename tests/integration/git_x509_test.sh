@@ -62,6 +62,62 @@ expect 2 "--verify: not a signature" -- "$GPGSM" --status-fd=1 --verify "$WORK/g
 contains "[GNUPG:] ERRSIG" "ERRSIG"
 contains "no valid -----BEGIN SIGNED MESSAGE----- block" "reason"
 
+# The certificate inside a CMS is the signer's own word. The same signature under a certificate
+# the ledger never recorded (made here with another key's self-signature, the broker key's
+# public key and the subject CN=Mallory) is still the broker key's signature, but git is shown
+# only what the ledger vouches for: the key's label, never the embedded subject.
+openssl genpkey -algorithm ed25519 -out "$WORK/mallory-key.pem"
+openssl req -new -key "$WORK/mallory-key.pem" -subj "/CN=Mallory/O=Evil Corp" -out "$WORK/mallory.csr"
+openssl x509 -req -in "$WORK/mallory.csr" -signkey "$WORK/mallory-key.pem" -force_pubkey "$WORK/key.pem" \
+  -days 3650 -out "$WORK/mallory.pem" 2>/dev/null
+"$CMS_CHECK" recertify "$WORK/signature" "$WORK/mallory.pem" > "$WORK/forged"
+expect 0 "cms_check: the recertified CMS verifies with the broker key" -- \
+  "$CMS_CHECK" "$WORK/forged" "$WORK/payload" "$WORK/key.pem"
+expect 0 "--verify: the other certificate" -- "$GPGSM" --status-fd=1 --verify "$WORK/forged" "$WORK/payload"
+contains "[GNUPG:] GOODSIG $OLD_FP acme-git-signing-ed25519-prod" "GOODSIG names the ledger's label"
+contains "not one the ledger recorded" "the message says why"
+if grep -q "Mallory\|Evil" <<<"$OUT"; then fail "the embedded subject is shown: $OUT"; else pass; fi
+# The same through git: a commit object carrying the recertified signature.
+awk -v sig="$WORK/forged" '
+  !done && /^committer / {print; first=1; while ((getline line < sig) > 0) {print (first ? "gpgsig " : " ") line; first=0}; done=1; next}
+  {print}' "$WORK/payload" > "$WORK/forged-commit"
+FORGED=$(git hash-object -t commit -w "$WORK/forged-commit")
+expect 0 "git verify-commit of the recertified commit" -- git verify-commit "$FORGED"
+if grep -q "Mallory\|Evil" <<<"$OUT"; then fail "git shows the embedded subject: $OUT"; else pass; fi
+expect 0 "git log %G? %GS" -- git log -1 --format='%G? %GS' "$FORGED"
+[ "$OUT" = "G acme-git-signing-ed25519-prod" ] && pass || fail "%GS: $OUT"
+# A certificate issued again (cert_issue for the same key): signatures under the earlier one
+# keep their subject, which the ledger still records.
+"$BROKERKEY" cert --pin-file "$PIN_FILE" --subject "CN=Acme git signing 2,O=Acme" >/dev/null 2>&1
+expect 0 "--verify after a second certificate" -- "$GPGSM" --status-fd=1 --verify "$WORK/signature" "$WORK/payload"
+contains "[GNUPG:] GOODSIG $OLD_FP O=Acme,CN=Acme git signing" "earlier certificate still vouched"
+expect 0 "a commit under the second certificate" -- git commit -q -S --allow-empty -m "second certificate"
+expect 0 "git log %GS" -- git log -1 --format='%G? %GS'
+[ "$OUT" = "G O=Acme,CN=Acme git signing 2" ] && pass || fail "%GS: $OUT"
+git reset -q --hard "$FIRST"
+
+# gpgsm's options as other callers pass them.
+"$GPGSM" --batch --no-tty --yes --status-fd 2 --local-user "$(git config user.signingkey)" --detach-sign --armor \
+  --output - < "$WORK/payload" > "$WORK/long.sig" 2> "$WORK/status"
+expect 0 "long options, --output -" -- "$CMS_CHECK" "$WORK/long.sig" "$WORK/payload" "$WORK/key.pem"
+grep -q "SIG_CREATED D 22 10 00" "$WORK/status" && pass || fail "status: $(cat "$WORK/status")"
+expect 0 "-o FILE, -u, -b -a" -- "$GPGSM" --no-tty -b -a -o "$WORK/short.sig" -u "$(git config user.signingkey)" < "$WORK/payload"
+expect 0 "the -o file" -- "$CMS_CHECK" "$WORK/short.sig" "$WORK/payload" "$WORK/key.pem"
+expect 0 "--local-user=KEY --detach-sign without --armor: DER" -- \
+  "$GPGSM" "--local-user=$(git config user.signingkey)" --detach-sign -o "$WORK/der.sig" < "$WORK/payload"
+[ "$(head -c1 "$WORK/der.sig" | od -An -tx1 | tr -d ' ')" = "30" ] && pass || fail "not DER"
+expect 0 "--verify reads DER, with --batch --no-tty" -- \
+  "$GPGSM" --batch --no-tty --status-fd=1 --verify "$WORK/der.sig" "$WORK/payload"
+contains "[GNUPG:] GOODSIG" "DER verifies"
+expect 0 "--verify content on stdin" -- sh -c '"$1" --status-fd 1 --verify "$2" - < "$3"' _ "$GPGSM" "$WORK/short.sig" "$WORK/payload"
+for refused in "--encrypt" "--homedir $WORK" "--include-certs 1" "-e"; do
+  # shellcheck disable=SC2086
+  expect 2 "refused: $refused" -- "$GPGSM" $refused --status-fd=1 --verify "$WORK/short.sig" "$WORK/payload"
+  contains "unsupported option" "names the option"
+done
+expect 2 "--output with --verify" -- "$GPGSM" --verify -o x "$WORK/short.sig" "$WORK/payload"
+contains "--output has no meaning" "output message"
+
 at 2027-01-01T00:00:00Z   # day 365
 "$BROKERKEY" rotate >/dev/null
 at 2027-01-06T00:00:00Z   # day 370: the new key needs its own certificate
@@ -101,6 +157,13 @@ expect 2 "unknown option" -- "$GPGSM" --encrypt
 contains "unsupported option --encrypt" "bad option"
 expect 2 "URI naming no key" -- "$GPGSM" -bsau "pkcs11:token=brokerkey;object=nope?pin-source=file:$PIN_FILE"
 contains "names no private key" "no key"
+# A PIN given in the URI reaches no message and no status line.
+SECRET=$(cat "$PIN_FILE")
+for key in "pkcs11:token=brokerkey;object=nope?pin-value=$SECRET" "pkcs11:token=%zz?pin-value=$SECRET" \
+           "PKCS11-typo:object=k?pin-value=$SECRET"; do
+  expect 2 "no key, PIN in the URI" -- "$GPGSM" --status-fd=1 -bsau "$key" < "$WORK/payload"
+  if grep -qF -- "${SECRET#ci:}" <<<"$OUT"; then fail "the PIN is shown: $OUT"; else pass; fi
+done
 chmod 644 "$PIN_FILE"
 expect 128 "a PIN file others can read" -- git commit -q -S --allow-empty -m "should not sign"
 expect 2 "the reason, from brokerkey-gpgsm" -- "$GPGSM" -bsau "$(git config user.signingkey)" < /dev/null
