@@ -8,13 +8,20 @@ void SigningLogWriter::commit(boost::json::object fields) {
   Pending mine{std::move(fields), false, nullptr};
   std::unique_lock lock(mutex_);
   queue_.push_back(&mine);
+  if (returning_ > 0) {
+    --returning_;
+    returned_.notify_all();
+  }
   while (!mine.done) {
     if (writing_) {
       written_.wait(lock);
       continue;
     }
-    // Lead the next batch: everything queued so far, this record among it.
+    // Lead the next batch: everything queued so far, this record among it, and the records of
+    // the last batch's requesters that come back within the gather window.
     writing_ = true;
+    returned_.wait_for(lock, kGatherWindow, [this] { return returning_ == 0; });
+    returning_ = 0;
     std::vector<Pending*> batch;
     batch.swap(queue_);
     lock.unlock();
@@ -29,6 +36,7 @@ void SigningLogWriter::commit(boost::json::object fields) {
       pending->done = true;
       pending->error = error;
     }
+    returning_ = batch.size();
     writing_ = false;
     written_.notify_all();
   }
