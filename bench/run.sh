@@ -87,6 +87,14 @@ for threads in 1 2 8; do
   read -r m b < <(rates agent "$threads" "SSH_AUTH_SOCK=$WORK/run/nolog.sock")
   printf '%-46s %14.0f %14.0f %8s\n' "agent signatures/s, $threads client(s), log off" "$m" "$b" "$(ratio "$m" "$b")"
 done
+# How many records one fdatasync covers with 8 clients: the agent's write() calls are the
+# batches (one write per batch; nothing else writes while it signs).
+lines() { wc -l < "$WORK/broker/signing-log.jsonl"; }
+writes() { awk '/^syscw/ { print $2 }' "/proc/${AGENTS[0]}/io"; }
+l0=$(lines); w0=$(writes)
+SSH_AUTH_SOCK=$WORK/run/log.sock "$BIN/brokerkey-bench" rate agent 8 "$SECONDS_PER_RUN" >/dev/null
+l1=$(lines); w1=$(writes)
+printf '%-46s %14s\n' "agent records per signing-log sync, 8 clients" "$(ratio $((l1 - l0)) $((w1 - w0)))"
 
 # git commit -S: through brokerkey-ssh-keygen and the module, and through the agent with stock
 # ssh-keygen (the key named by git's key:: form), vs an ssh key file.
@@ -112,15 +120,24 @@ git -C "$WORK/file-repo" config user.signingkey "$WORK/id_ed25519"
 git -C "$WORK/agent-repo" config gpg.format ssh
 git -C "$WORK/agent-repo" config gpg.ssh.program ssh-keygen
 git -C "$WORK/agent-repo" config user.signingkey "key::$(SSH_AUTH_SOCK=$WORK/run/log.sock ssh-add -L)"
-gb=0; gf=0; ga=0
+gb=0; gf=0; ga=0; gn=0
 for _ in 1 2; do
   x=$(commits "$WORK/file-repo"); gf=$(awk -v s="$gf" -v x="$x" 'BEGIN{print s+x}')
   x=$(commits "$WORK/broker-repo"); gb=$(awk -v s="$gb" -v x="$x" 'BEGIN{print s+x}')
   x=$(SSH_AUTH_SOCK=$WORK/run/log.sock commits "$WORK/agent-repo"); ga=$(awk -v s="$ga" -v x="$x" 'BEGIN{print s+x}')
+  x=$(SSH_AUTH_SOCK=$WORK/run/nolog.sock commits "$WORK/agent-repo"); gn=$(awk -v s="$gn" -v x="$x" 'BEGIN{print s+x}')
 done
-gb=$(awk -v s="$gb" 'BEGIN{print s/2}'); gf=$(awk -v s="$gf" 'BEGIN{print s/2}'); ga=$(awk -v s="$ga" 'BEGIN{print s/2}')
+gb=$(awk -v s="$gb" 'BEGIN{print s/2}'); gf=$(awk -v s="$gf" 'BEGIN{print s/2}')
+ga=$(awk -v s="$ga" 'BEGIN{print s/2}'); gn=$(awk -v s="$gn" 'BEGIN{print s/2}')
 printf '%-46s %14s %14s %8s\n' "git commit -S, module (ms per commit)" "$gb" "$gf" "$(ratio "$gb" "$gf")"
 printf '%-46s %14s %14s %8s\n' "git commit -S, agent, log on (ms per commit)" "$ga" "$gf" "$(ratio "$ga" "$gf")"
+printf '%-46s %14s %14s %8s\n' "git commit -S, agent, log off (ms per commit)" "$gn" "$gf" "$(ratio "$gn" "$gf")"
 
 printf '%-46s %14s\n' "ledger verification (records/s, 10000 records)" "$("$BIN/brokerkey-bench" ledger 10000)"
+# The disk's cost of one durable append, which bounds every signing-log figure above.
+start=$(now_ns)
+dd if=/dev/zero of="$WORK/sync-probe" bs=400 count=200 oflag=dsync status=none
+end=$(now_ns)
+printf '%-46s %14s\n' "disk: 400-byte append + sync (ms, mean of 200)" "$(awk -v d=$((end - start)) 'BEGIN { printf "%.2f", d / 200 / 1e6 }')"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
