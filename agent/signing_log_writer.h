@@ -9,9 +9,10 @@
 // Left alone, concurrent clients split into two groups that take turns: while one group's
 // batch syncs, the other queues; when the sync ends the queued group's batch starts at once,
 // a moment before the released group comes back, so each sync covers only half the clients.
-// So a leader first waits, at most kGatherWindow, for the requesters of the batch just
-// written to come back with their next record: one sync then covers every busy client. A
-// lone client, or one whose request arrives after the others are back, never waits.
+// So a leader first waits, at most kGatherWindow and no longer than the last write + sync
+// took, for the requesters of the batch just written to come back with their next record: one
+// sync then covers every busy client. A lone client, or one whose request arrives after the
+// others are back, never waits.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -57,6 +58,8 @@ class SigningLogWriter {
   bool writing_ = false;              // a thread is gathering or writing a batch
   // Requesters of the last batch written that have not handed in another record yet.
   std::size_t returning_ = 0;
+  // How long the last batch's write and sync took: the longest worth waiting for the next.
+  std::chrono::microseconds last_write_{0};
 };
 
 }  // namespace brokerkey::agent
