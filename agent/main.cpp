@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -127,7 +128,11 @@ int serve(const Options& options) {
   agent::Server server(listener.get(), service);
   agent::log(agent::Level::notice, "brokerkey-agent " BROKERKEY_VERSION " serving " + config.file.string() +
                                        " on " + where);
+  // Type=notify (packaging/brokerkey-agent.service): ready once the backend is open and the
+  // socket listens; a no-op when systemd did not start the agent (no NOTIFY_SOCKET).
+  ::sd_notify(0, "READY=1");
   server.run(stop_fd.get());
+  ::sd_notify(0, "STOPPING=1");
   agent::log(agent::Level::notice, "stopped: every request in flight was answered");
   return 0;
 }

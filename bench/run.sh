@@ -2,7 +2,10 @@
 # Benchmarks, side by side in one run, with ratios against the baseline users compare with:
 #   signing through the module vs on the backend directly (same key; 1 and 2 threads),
 #   with and without the signing log; a cold process's C_Initialize + first signature;
-#   git commit -S through the broker vs with an ssh key file; ledger verification rate.
+#   signing through brokerkey-agent (1, 2 and 8 clients, each its own connection) vs the
+#   backend directly with as many threads, with the signing log on (durable, group commit)
+#   and off; git commit -S through the module and through the agent vs with an ssh key file;
+#   ledger verification rate.
 # Usage: bash bench/run.sh [BUILD_DIR] [SECONDS_PER_RUN]     (after cmake --build BUILD_DIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +13,12 @@ BUILD=$(cd "${1:-build}" && pwd)
 SECONDS_PER_RUN=${2:-3}
 BIN=$BUILD/bin
 WORK=$(mktemp -d /tmp/brokerkey-bench-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+AGENTS=()
+stop_agents() {
+  local pid
+  for pid in "${AGENTS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+}
+trap 'stop_agents; rm -rf "$WORK"' EXIT
 export BROKERKEY_LOG=stderr HOME=$WORK/home
 mkdir -p "$HOME"
 
@@ -24,11 +32,11 @@ chmod 600 "$WORK/broker/nolog.conf"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 # Alternate the two sides three times and sum, so drift on a shared machine hits both.
-rates() {  # THREADS CONF -> "module backend"
+rates() {  # module|agent THREADS VAR=VALUE (the configuration or the agent's socket) -> "brokerkey backend"
   local m=0 b=0 x
   for _ in 1 2 3; do
-    x=$("$BIN/brokerkey-bench" rate backend "$1" "$SECONDS_PER_RUN"); b=$(awk -v s="$b" -v x="$x" 'BEGIN{print s+x}')
-    x=$(BROKERKEY_CONF=$2 "$BIN/brokerkey-bench" rate module "$1" "$SECONDS_PER_RUN"); m=$(awk -v s="$m" -v x="$x" 'BEGIN{print s+x}')
+    x=$("$BIN/brokerkey-bench" rate backend "$2" "$SECONDS_PER_RUN"); b=$(awk -v s="$b" -v x="$x" 'BEGIN{print s+x}')
+    x=$(env "$3" "$BIN/brokerkey-bench" rate "$1" "$2" "$SECONDS_PER_RUN"); m=$(awk -v s="$m" -v x="$x" 'BEGIN{print s+x}')
   done
   echo "$(awk -v s="$m" 'BEGIN{print s/3}') $(awk -v s="$b" 'BEGIN{print s/3}')"
 }
@@ -43,9 +51,9 @@ cold() {  # MODE -> mean ms over 20 processes
 
 printf '%-46s %14s %14s %8s\n' "measure" "brokerkey" "baseline" "ratio"
 for threads in 1 2; do
-  read -r m b < <(rates "$threads" "$BROKERKEY_CONF")
+  read -r m b < <(rates module "$threads" "BROKERKEY_CONF=$BROKERKEY_CONF")
   printf '%-46s %14.0f %14.0f %8s\n' "signatures/s, $threads thread(s), signing log on" "$m" "$b" "$(ratio "$m" "$b")"
-  read -r m b < <(rates "$threads" "$WORK/broker/nolog.conf")
+  read -r m b < <(rates module "$threads" "BROKERKEY_CONF=$WORK/broker/nolog.conf")
   printf '%-46s %14.0f %14.0f %8s\n' "signatures/s, $threads thread(s), signing log off" "$m" "$b" "$(ratio "$m" "$b")"
 done
 cm=0; cb=0
@@ -56,31 +64,80 @@ done
 cm=$(awk -v s="$cm" 'BEGIN{print s/2}'); cb=$(awk -v s="$cb" 'BEGIN{print s/2}')
 printf '%-46s %14s %14s %8s\n' "cold process: init + 1st signature (ms)" "$cm" "$cb" "$(ratio "$cm" "$cb")"
 
-# git commit -S: through brokerkey-ssh-keygen and the module vs an ssh key file.
+# brokerkey-agent, once with the broker's configuration (signing log on) and once without
+# signing_log; this account is its consumer, allowed git signatures at an unbounded rate.
+"$BIN/brokerkey" consumer add agentbench --uid "$(id -u)" --allow sshsig:git --rate 1000000/1s >/dev/null
+mkdir -m 0700 "$WORK/run"
+start_agent() {  # CONF SOCKET
+  "$BIN/brokerkey-agent" --config "$1" --socket "$2" 2>>"$WORK/agent.log" &
+  AGENTS+=($!)
+  for _ in $(seq 100); do
+    SSH_AUTH_SOCK=$2 ssh-add -L >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "bench: brokerkey-agent did not answer on $2:" >&2
+  cat "$WORK/agent.log" >&2
+  exit 1
+}
+start_agent "$BROKERKEY_CONF" "$WORK/run/log.sock"
+start_agent "$WORK/broker/nolog.conf" "$WORK/run/nolog.sock"
+for threads in 1 2 8; do
+  read -r m b < <(rates agent "$threads" "SSH_AUTH_SOCK=$WORK/run/log.sock")
+  printf '%-46s %14.0f %14.0f %8s\n' "agent signatures/s, $threads client(s), log on" "$m" "$b" "$(ratio "$m" "$b")"
+  read -r m b < <(rates agent "$threads" "SSH_AUTH_SOCK=$WORK/run/nolog.sock")
+  printf '%-46s %14.0f %14.0f %8s\n' "agent signatures/s, $threads client(s), log off" "$m" "$b" "$(ratio "$m" "$b")"
+done
+# How many records one fdatasync covers with 8 clients: the agent's write() calls are the
+# batches (one write per batch; nothing else writes while it signs).
+lines() { wc -l < "$WORK/broker/signing-log.jsonl"; }
+writes() { awk '/^syscw/ { print $2 }' "/proc/${AGENTS[0]}/io"; }
+l0=$(lines); w0=$(writes)
+SSH_AUTH_SOCK=$WORK/run/log.sock "$BIN/brokerkey-bench" rate agent 8 "$SECONDS_PER_RUN" >/dev/null
+l1=$(lines); w1=$(writes)
+printf '%-46s %14s\n' "agent records per signing-log sync, 8 clients" "$(ratio $((l1 - l0)) $((w1 - w0)))"
+
+# git commit -S: through brokerkey-ssh-keygen and the module, and through the agent with stock
+# ssh-keygen (the key named by git's key:: form), vs an ssh key file.
 mkdir -p "$HOME/.config/brokerkey"
 ( umask 077 && "$BIN/brokerkey" consumer add git | grep -o 'git:[a-z0-9]*' > "$HOME/.config/brokerkey/git.pin" )
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/id_ed25519"
 commits() {  # REPO -> mean ms per signed commit over 20
   local start end
   start=$(now_ns)
-  for i in $(seq 20); do git -C "$1" commit -q -S --allow-empty -m "bench $i"; done
+  for i in $(seq 20); do
+    git -C "$1" commit -q -S --allow-empty -m "bench $i" || { echo "bench: git commit -S failed in $1" >&2; return 1; }
+  done
   end=$(now_ns)
   awk -v d=$((end - start)) 'BEGIN { printf "%.1f", d / 20 / 1e6 }'
 }
-git init -q "$WORK/broker-repo" && git init -q "$WORK/file-repo"
-for repo in broker-repo file-repo; do
+git init -q "$WORK/broker-repo" && git init -q "$WORK/file-repo" && git init -q "$WORK/agent-repo"
+for repo in broker-repo file-repo agent-repo; do
   git -C "$WORK/$repo" config user.name bench && git -C "$WORK/$repo" config user.email bench@example
 done
 (cd "$WORK/broker-repo" && eval "$("$BIN/brokerkey" git-config --consumer git)")
 git -C "$WORK/file-repo" config gpg.format ssh
 git -C "$WORK/file-repo" config user.signingkey "$WORK/id_ed25519"
-gb=0; gf=0
+git -C "$WORK/agent-repo" config gpg.format ssh
+git -C "$WORK/agent-repo" config gpg.ssh.program ssh-keygen
+git -C "$WORK/agent-repo" config user.signingkey "key::$(SSH_AUTH_SOCK=$WORK/run/log.sock ssh-add -L)"
+gb=0; gf=0; ga=0; gn=0
 for _ in 1 2; do
-  gf=$(awk -v s="$gf" -v x="$(commits "$WORK/file-repo")" 'BEGIN{print s+x}')
-  gb=$(awk -v s="$gb" -v x="$(commits "$WORK/broker-repo")" 'BEGIN{print s+x}')
+  x=$(commits "$WORK/file-repo"); gf=$(awk -v s="$gf" -v x="$x" 'BEGIN{print s+x}')
+  x=$(commits "$WORK/broker-repo"); gb=$(awk -v s="$gb" -v x="$x" 'BEGIN{print s+x}')
+  x=$(SSH_AUTH_SOCK=$WORK/run/log.sock commits "$WORK/agent-repo"); ga=$(awk -v s="$ga" -v x="$x" 'BEGIN{print s+x}')
+  x=$(SSH_AUTH_SOCK=$WORK/run/nolog.sock commits "$WORK/agent-repo"); gn=$(awk -v s="$gn" -v x="$x" 'BEGIN{print s+x}')
 done
 gb=$(awk -v s="$gb" 'BEGIN{print s/2}'); gf=$(awk -v s="$gf" 'BEGIN{print s/2}')
-printf '%-46s %14s %14s %8s\n' "git commit -S (ms per commit)" "$gb" "$gf" "$(ratio "$gb" "$gf")"
+ga=$(awk -v s="$ga" 'BEGIN{print s/2}'); gn=$(awk -v s="$gn" 'BEGIN{print s/2}')
+printf '%-46s %14s %14s %8s\n' "git commit -S, module (ms per commit)" "$gb" "$gf" "$(ratio "$gb" "$gf")"
+printf '%-46s %14s %14s %8s\n' "git commit -S, agent, log on (ms per commit)" "$ga" "$gf" "$(ratio "$ga" "$gf")"
+printf '%-46s %14s %14s %8s\n' "git commit -S, agent, log off (ms per commit)" "$gn" "$gf" "$(ratio "$gn" "$gf")"
 
 printf '%-46s %14s\n' "ledger verification (records/s, 10000 records)" "$("$BIN/brokerkey-bench" ledger 10000)"
+# The disk's cost of one durable append, which bounds every signing-log figure above.
+start=$(now_ns)
+dd if=/dev/zero of="$WORK/sync-probe" bs=400 count=200 oflag=dsync status=none
+end=$(now_ns)
+printf '%-46s %14s\n' "disk: 400-byte append + sync (ms, mean of 200)" "$(awk -v d=$((end - start)) 'BEGIN { printf "%.2f", d / 200 / 1e6 }')"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
