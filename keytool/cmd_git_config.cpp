@@ -76,15 +76,22 @@ int run_git_config(const cli::Args& args) {
 const Command kGitConfigCommand{
     "git-config",
     "print the git configuration that signs with the broker key",
-    "[--format ssh|x509] [--consumer NAME] [--pin-file PATH] [--principal P]\n"
-    "               [--allowed-signers PATH] [--global]\n\n"
+    "[--format ssh|x509] [--consumer NAME] [--pin-file PATH] [--global] [SSH OPTIONS]\n\n"
     "Prints shell lines that configure git (this repository, or --global) to sign commits and\n"
-    "tags with the broker key by its PKCS#11 URI, logging in as consumer NAME (default ci)\n"
-    "with the PIN in PATH (default ~/.config/brokerkey/NAME.pin). --format ssh (default) signs\n"
-    "through brokerkey-ssh-keygen and verifies with stock ssh-keygen against an allowed-signers\n"
-    "file from the ledger; --format x509 signs CMS through brokerkey-gpgsm (the key needs a\n"
-    "certificate: brokerkey cert), which also verifies, against the ledger.\n"
-    "Run them with:  eval \"$(brokerkey git-config --consumer ci)\"\n",
+    "tags with the broker key by its PKCS#11 URI. Run them with:\n"
+    "  eval \"$(brokerkey git-config --consumer ci)\"\n\n"
+    "  --format ssh|x509        ssh (default) signs through brokerkey-ssh-keygen and verifies\n"
+    "                           with stock ssh-keygen against an allowed-signers file from the\n"
+    "                           ledger; x509 signs CMS through brokerkey-gpgsm (the key needs a\n"
+    "                           certificate: brokerkey cert), which also verifies, against the\n"
+    "                           ledger\n"
+    "  --consumer NAME          log in as consumer NAME (default ci)\n"
+    "  --pin-file PATH          the consumer's PIN (default ~/.config/brokerkey/NAME.pin)\n"
+    "  --global                 configure git for this user, not this repository\n\n"
+    "SSH options:\n"
+    "  --principal P            the principal in the allowed-signers file (default brokerkey)\n"
+    "  --allowed-signers PATH   where that file is written\n"
+    "                           (default ~/.config/brokerkey/allowed_signers)\n",
     {{"format", "consumer", "pin-file", "principal", "allowed-signers"}, {"global"}, 0, 0},
     run_git_config,
 };

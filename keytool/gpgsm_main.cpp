@@ -4,6 +4,7 @@
 // KEY is a PKCS#11 URI or a broker key fingerprint (then the PIN file is $BROKERKEY_PIN_FILE).
 // A signature is good when it verifies and the broker's ledger says its key was signing at its
 // signingTime (the rule allowed-signers gives stock ssh-keygen, in core/ledger).
+#include <getopt.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/ledger.h"
+#include "core/version.h"
 #include "module_client.h"
 
 namespace {
@@ -24,14 +26,38 @@ namespace {
 using namespace brokerkey;
 
 constexpr const char* kUsage =
-    "usage: brokerkey-gpgsm --status-fd=N -bsau KEY          (sign stdin)\n"
-    "       brokerkey-gpgsm --status-fd=N --verify SIG FILE|-  (verify)\n";
+    "Usage: brokerkey-gpgsm --status-fd=N -bsau KEY\n"
+    "  or:  brokerkey-gpgsm --status-fd=N --verify SIGNATURE FILE|-\n"
+    "  or:  brokerkey-gpgsm --help | --version\n";
+
+constexpr const char* kHelp =
+    "\ngit's gpg.x509.program for the broker key: the two requests git makes of gpgsm.\n"
+    "Signing reads the content from stdin and writes an armored detached CMS signature\n"
+    "(RFC 8419, Ed25519) to stdout, signed through the brokerkey module with the key's\n"
+    "certificate (brokerkey cert). KEY is a PKCS#11 URI or the key's 64-hex-digit\n"
+    "fingerprint. Verification accepts a signature when it verifies and the broker's ledger\n"
+    "says its key was signing at the signature's signingTime. Status lines as gpgsm writes\n"
+    "them ([GNUPG:] SIG_CREATED, GOODSIG, BADSIG, ...) go to file descriptor N.\n\n"
+    "Options (gpgsm's, parsed as gpgsm parses them):\n"
+    "  -b, --detach-sign     make a detached signature (the only kind made)\n"
+    "  -s, --sign            sign\n"
+    "  -a, --armor           armored output (always)\n"
+    "  -u, --local-user KEY  the key to sign with\n"
+    "  --verify              verify SIGNATURE over FILE (- for stdin)\n"
+    "  --status-fd N         write status lines to file descriptor N\n"
+    "  --help                print this help\n"
+    "  --version             print the version\n\n"
+    "Environment:\n"
+    "  BROKERKEY_PIN_FILE    the consumer PIN when KEY is a fingerprint, or a URI without\n"
+    "                        pin-source\n"
+    "  BROKERKEY_CONF        the broker configuration whose ledger verification consults\n"
+    "  BROKERKEY_MODULE      the brokerkey module to sign through\n";
 
 // OpenPGP's numbers for EdDSA and SHA-512, which is what gpg's status lines carry.
 constexpr const char* kAlgorithms = "22 10 00";
 
 struct Request {
-  enum class Mode { none, sign, verify } mode = Mode::none;
+  enum class Mode { none, sign, verify, help, version } mode = Mode::none;
   int status_fd = -1;
   std::string key;  // -u
   std::vector<std::string> files;
@@ -50,47 +76,50 @@ Request parse_arguments(const std::vector<std::string>& args) {
     if (text.empty() || *end != '\0' || fd < 0 || fd > 1023) throw invalid_input("--status-fd needs a file descriptor");
     request.status_fd = static_cast<int>(fd);
   };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw invalid_input(a + " needs a value");
-      return args[++i];
-    };
-    if (a.rfind("--status-fd=", 0) == 0) {
-      status_fd(a.substr(12));
-    } else if (a == "--status-fd") {
-      status_fd(value());
-    } else if (a == "--verify") {
-      set_mode(Request::Mode::verify);
-    } else if (a == "--detach-sign") {
-      detach = sign = true;
-    } else if (a == "--sign") {
-      sign = true;
-    } else if (a == "--armor") {
-    } else if (a.rfind("--local-user=", 0) == 0) {
-      request.key = a.substr(13);
-    } else if (a == "--local-user") {
-      request.key = value();
-    } else if (a.size() > 1 && a[0] == '-' && a[1] != '-') {
-      // Bundled short options as git writes them: -bsau KEY.
-      for (std::size_t j = 1; j < a.size(); ++j) {
-        switch (a[j]) {
-          case 'b': detach = sign = true; break;
-          case 's': sign = true; break;
-          case 'a': break;
-          case 'u':
-            if (j + 1 != a.size()) throw invalid_input("-u must end its option group and be followed by KEY");
-            request.key = value();
-            break;
-          default: throw invalid_input(std::string("unsupported option -") + a[j]);
-        }
+
+  // gpgsm's options as its argparse reads them: long options with "=VALUE" or a separate
+  // value and unambiguous abbreviations, bundled short options (git writes -bsau KEY).
+  enum { kStatusFd = 256, kVerify, kHelpOption, kVersionOption };
+  static const option kLongOptions[] = {
+      {"status-fd", required_argument, nullptr, kStatusFd},
+      {"verify", no_argument, nullptr, kVerify},
+      {"detach-sign", no_argument, nullptr, 'b'},
+      {"sign", no_argument, nullptr, 's'},
+      {"armor", no_argument, nullptr, 'a'},
+      {"local-user", required_argument, nullptr, 'u'},
+      {"help", no_argument, nullptr, kHelpOption},
+      {"version", no_argument, nullptr, kVersionOption},
+      {nullptr, 0, nullptr, 0},
+  };
+  std::string program = "brokerkey-gpgsm";
+  std::vector<std::string> storage(args);
+  std::vector<char*> argv{program.data()};
+  for (auto& word : storage) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  const int argc = static_cast<int>(argv.size() - 1);
+  opterr = 0;
+  optind = 0;
+  // '-': arguments come back in order as option 1; ':': a missing value returns ':'.
+  for (int option; (option = ::getopt_long(argc, argv.data(), "-:bsau:", kLongOptions, nullptr)) != -1;) {
+    switch (option) {
+      case 1: request.files.emplace_back(optarg); break;
+      case kStatusFd: status_fd(optarg); break;
+      case kVerify: set_mode(Request::Mode::verify); break;
+      case 'b': detach = sign = true; break;
+      case 's': sign = true; break;
+      case 'a': break;
+      case 'u': request.key = optarg; break;
+      case kHelpOption: request.mode = Request::Mode::help; return request;
+      case kVersionOption: request.mode = Request::Mode::version; return request;
+      case ':': throw invalid_input(optopt == kStatusFd ? "--status-fd needs a file descriptor" : "-u needs KEY");
+      default: {
+        std::string word = argv[static_cast<std::size_t>(optind - 1)];
+        if (optopt > 0 && optopt < 256) word = std::string("-") + static_cast<char>(optopt);
+        throw invalid_input("unsupported option " + word);
       }
-    } else if (a != "-" && a.rfind("--", 0) == 0) {
-      throw invalid_input("unsupported option " + a);
-    } else {
-      request.files.push_back(a);
     }
   }
+  for (int i = optind; i < argc; ++i) request.files.emplace_back(argv[static_cast<std::size_t>(i)]);
   if (sign) {
     set_mode(Request::Mode::sign);
     if (!detach) throw invalid_input("only detached signatures (-b) are made");
@@ -233,6 +262,14 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "brokerkey-gpgsm: " << e.what() << "\n" << kUsage;
     return 2;
+  }
+  if (request.mode == Request::Mode::help) {
+    std::cout << kUsage << kHelp;
+    return 0;
+  }
+  if (request.mode == Request::Mode::version) {
+    std::cout << "brokerkey-gpgsm " << kVersion << "\n";
+    return 0;
   }
   StatusChannel status(request.status_fd);
   try {
