@@ -26,7 +26,7 @@ void print_overview() {
   std::cout << "Usage: brokerkey COMMAND [OPTIONS]\n"
                "  or:  brokerkey --help | --version\n\n"
                "Keeps one broker-wide Ed25519 signing key inside a key store and serves it\n"
-               "through PKCS#11 (libbrokerkey-pkcs11.so).\n\ncommands:\n";
+               "through PKCS#11 (libbrokerkey-pkcs11.so).\n\nCommands:\n";
   for (const Command* command : kCommands) {
     std::printf("  %-16s %s\n", std::string(command->name).c_str(),
                 std::string(command->summary).c_str());
@@ -34,7 +34,7 @@ void print_overview() {
   std::cout << "\n'brokerkey COMMAND --help' describes one command. The configuration is found\n"
                "through $BROKERKEY_CONF, ~/.config/brokerkey/brokerkey.conf or\n"
                "/etc/brokerkey/brokerkey.conf.\n\n"
-               "options:\n"
+               "Options:\n"
                "  -h, --help       print this overview\n"
                "  --version        print the version of brokerkey\n";
 }

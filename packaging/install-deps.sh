@@ -10,6 +10,8 @@ packages=(
   # fuzz/run.sh: clang only recommends libFuzzer's and the sanitizers' runtimes, and the
   # sanitizers name functions in their reports through llvm-symbolizer (package llvm).
   clang libclang-rt-14-dev llvm
+  # man pages, generated at build time (man/generate.sh) and checked with man-db
+  help2man scdoc man-db
 )
 missing=()
 for package in "${packages[@]}"; do
