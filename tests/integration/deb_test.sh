@@ -13,11 +13,15 @@ source "$SOURCE/tests/integration/lib.sh" /usr/bin/brokerkey "$MODULE"
 export DEBIAN_FRONTEND=noninteractive
 ACCOUNT=_brokerkey
 HOME_DIR=/var/lib/brokerkey
-BROKER=$HOME_DIR/deb-test-broker
+BROKER=$HOME_DIR/broker   # where docs/PACKAGING.md puts the system broker
 
 [ "$(id -u)" -eq 0 ] || { echo "deb_test.sh: run as root (it installs and purges a package)" >&2; exit 1; }
 if dpkg-query -W -f='${Status}' brokerkey 2>/dev/null | grep -q "ok installed"; then
   echo "deb_test.sh: brokerkey is already installed here; this test installs and purges it" >&2
+  exit 1
+fi
+if [ -e /etc/brokerkey ] || [ -e "$BROKER" ]; then
+  echo "deb_test.sh: /etc/brokerkey or $BROKER exists here; this test makes a system broker there" >&2
   exit 1
 fi
 if grep -rqs 'path-exclude=*/usr/share/man' /etc/dpkg/dpkg.cfg.d/; then
@@ -30,13 +34,13 @@ had_account=$(getent passwd "$ACCOUNT" >/dev/null && echo yes || echo no)
 had_home=$([ -e "$HOME_DIR" ] && echo yes || echo no)
 cleanup() {
   dpkg-query -W brokerkey >/dev/null 2>&1 && dpkg --purge brokerkey >/dev/null 2>&1
-  rm -rf "$BROKER" "$WORK"
+  rm -rf "$BROKER" "$WORK" /etc/brokerkey
   [ "$had_home" = no ] && rm -rf "$HOME_DIR"
   [ "$had_account" = no ] && getent passwd "$ACCOUNT" >/dev/null && deluser --quiet --system "$ACCOUNT" >/dev/null 2>&1
   return 0
 }
 trap cleanup EXIT
-as_account() { runuser -u "$ACCOUNT" -- env -i PATH=/usr/bin:/bin HOME="$HOME_DIR" BROKERKEY_CONF="$BROKER/brokerkey.conf" "$@"; }
+as_account() { runuser -u "$ACCOUNT" -- env -i PATH=/usr/bin:/bin HOME="$HOME_DIR" "$@"; }
 
 # Build: the one documented command.
 expect 0 "packaging/build-deb.sh" -- bash "$SOURCE/packaging/build-deb.sh" "$SOURCE/build-deb"
@@ -53,7 +57,9 @@ done
 # Install with apt, as an administrator does.
 expect 0 "apt-get install ./brokerkey_*.deb" -- apt-get install -y -qq "$DEB"
 [ "$(command -v brokerkey)" = /usr/bin/brokerkey ] && pass || fail "brokerkey is not /usr/bin/brokerkey"
-for program in brokerkey brokerkey-ssh-keygen brokerkey-gpgsm; do
+programs=(brokerkey brokerkey-ssh-keygen brokerkey-gpgsm)
+[ -e /usr/bin/brokerkey-agent ] && programs+=(brokerkey-agent)
+for program in "${programs[@]}"; do
   expect 0 "$program --version" -- "/usr/bin/$program" --version
   [ "$OUT" = "$program $VERSION" ] && pass || fail "$program --version: $OUT"
 done
@@ -62,7 +68,9 @@ done
 grep -qx "module: $MODULE" /usr/share/p11-kit/modules/brokerkey.module && pass || fail "p11-kit module file"
 
 # Man pages where man finds them, and readable.
-for page in brokerkey brokerkey-init brokerkey-check brokerkey-ssh-keygen brokerkey-gpgsm "5 brokerkey.conf" "7 brokerkey-pkcs11"; do
+pages=(brokerkey brokerkey-init brokerkey-check brokerkey-ssh-keygen brokerkey-gpgsm "5 brokerkey.conf" "7 brokerkey-pkcs11")
+[ -e /usr/bin/brokerkey-agent ] && pages+=("8 brokerkey-agent")
+for page in "${pages[@]}"; do
   expect 0 "man -w $page" -- man -w $page
   [[ "$OUT" == /usr/share/man/man*/*.gz ]] && pass || fail "man -w $page: $OUT"
 done
@@ -91,9 +99,12 @@ IFS=: read -r _ _ uid gid _ home shell <<<"$entry"
 [ "$home" = "$HOME_DIR" ] && [ "$shell" = /usr/sbin/nologin ] && pass || fail "account home/shell: $entry"
 [ "$(stat -c '%U %a' "$HOME_DIR")" = "$ACCOUNT 700" ] && pass || fail "home: $(stat -c '%U %a' "$HOME_DIR")"
 
-# A broker made by the service account with the installed keytool, and a signature through
-# the installed module, verified with OpenSSL against the exported public key.
+# The system broker as docs/PACKAGING.md makes it: by the service account with the installed
+# keytool, found through /etc/brokerkey/brokerkey.conf; a signature through the installed
+# module, verified with OpenSSL against the exported public key.
 expect 0 "brokerkey init as $ACCOUNT" -- as_account brokerkey init --dir "$BROKER" --service acme --purpose git-signing --env prod
+install -d -m 0755 /etc/brokerkey
+ln -s "$BROKER/brokerkey.conf" /etc/brokerkey/brokerkey.conf
 expect 0 "mint" -- as_account brokerkey mint
 expect 0 "consumer add" -- as_account brokerkey consumer add ci
 CI_PIN=$(grep -o 'ci:[a-z0-9]*' <<<"$OUT")
@@ -110,7 +121,10 @@ expect 0 "the signature verifies" -- openssl pkeyutl -verify -pubin -inkey "$WOR
   -in "$WORK/message" -sigfile "$WORK/signer/message.sig"
 expect 0 "C_GetInfo through the installed module" -- as_account pkcs11-tool --module "$MODULE" --show-info
 grep -Eq "^Library +brokerkey .*\(ver ${VERSION%.*}\)$" <<<"$OUT" && pass || fail "libraryVersion: $OUT"
-expect 0 "the check unit's command as $ACCOUNT" -- as_account brokerkey check --warn-days 30
+exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/brokerkey-check.service)
+conf=$(sed -n 's/^Environment=//p' /lib/systemd/system/brokerkey-check.service)
+expect 0 "the check unit's command as $ACCOUNT" -- as_account env "$conf" $exec_start
+contains "healthy" "check output"
 
 # Removal leaves the broker and the account; purge too (Debian never removes a system account).
 # apt-get removes; a package installed from a file is purged by dpkg (apt no longer knows it).
