@@ -23,7 +23,8 @@ std::string Args::value_or(const std::string& name, const std::string& fallback)
 std::optional<std::size_t> Args::count(const std::string& name) const {
   auto text = value(name);
   if (!text) return std::nullopt;
-  if (text->empty() || text->size() > 9 || text->find_first_not_of("0123456789") != std::string::npos) {
+  if (text->empty() || text->size() > 9 ||
+      text->find_first_not_of("0123456789") != std::string::npos) {
     throw UsageError("--" + name + " takes a whole number, got '" + *text + "'");
   }
   return std::stoul(*text);
@@ -37,12 +38,14 @@ constexpr int kFirstOption = 256;
 // The option word getopt just refused, without any "=VALUE".
 std::string refused_word(const std::vector<char*>& argv, int next) {
   std::string word = argv[static_cast<std::size_t>(next - 1)];
-  if (auto eq = word.find('='); eq != std::string::npos && word.rfind("--", 0) == 0) word.resize(eq);
+  if (auto eq = word.find('='); eq != std::string::npos && word.rfind("--", 0) == 0)
+    word.resize(eq);
   return word;
 }
 
 // The long options a refused "--abbrev" could have meant (getopt says only "ambiguous").
-std::vector<std::string> candidates(const std::vector<std::string>& names, const std::string& word) {
+std::vector<std::string> candidates(const std::vector<std::string>& names,
+                                    const std::string& word) {
   std::vector<std::string> found;
   if (word.size() <= 2 || word.rfind("--", 0) != 0) return found;
   for (const auto& name : names) {
@@ -59,7 +62,8 @@ Args parse(const std::vector<std::string>& words, const Spec& spec) {
   for (const auto* group : {&spec.value_options, &spec.flags}) {
     for (const auto& name : *group) {
       int has_arg = group == &spec.value_options ? required_argument : no_argument;
-      table.push_back({name.c_str(), has_arg, nullptr, kFirstOption + static_cast<int>(names.size())});
+      table.push_back(
+          {name.c_str(), has_arg, nullptr, kFirstOption + static_cast<int>(names.size())});
       names.push_back(name);
     }
   }
@@ -91,10 +95,12 @@ Args parse(const std::vector<std::string>& words, const Spec& spec) {
         throw UsageError("--" + name + " given twice");
       }
     } else if (got == ':') {
-      throw UsageError("--" + names[static_cast<std::size_t>(optopt - kFirstOption)] + " needs a value");
+      throw UsageError("--" + names[static_cast<std::size_t>(optopt - kFirstOption)] +
+                       " needs a value");
     } else if (optopt >= kFirstOption) {
       // '?' for a known option: a value given to a flag.
-      throw UsageError("--" + names[static_cast<std::size_t>(optopt - kFirstOption)] + " takes no value");
+      throw UsageError("--" + names[static_cast<std::size_t>(optopt - kFirstOption)] +
+                       " takes no value");
     } else if (optopt != 0) {
       throw UsageError(std::string("unknown option '-") + static_cast<char>(optopt) + "'");
     } else {

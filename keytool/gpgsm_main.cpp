@@ -101,8 +101,8 @@ Request parse_arguments(const std::vector<std::string>& args) {
   opterr = 0;
   optind = 0;
   // '-': arguments come back in order as option 1; ':': a missing value returns ':'.
-  for (int option; (option = ::getopt_long(argc, argv.data(), "-:bsau:", kLongOptions, nullptr)) != -1;) {
-    switch (option) {
+  for (int got; (got = ::getopt_long(argc, argv.data(), "-:bsau:", kLongOptions, nullptr)) != -1;) {
+    switch (got) {
       case 1: request.files.emplace_back(optarg); break;
       case kStatusFd: status_fd(optarg); break;
       case kVerify: set_mode(Request::Mode::verify); break;

@@ -50,8 +50,8 @@ std::optional<SignRequest> broker_sign_request(const std::vector<std::string>& a
   bool sign = false;
   opterr = 0;
   optind = 0;
-  for (int option; (option = ::getopt(argc, argv.data(), kSshKeygenOptions)) != -1;) {
-    switch (option) {
+  for (int got; (got = ::getopt(argc, argv.data(), kSshKeygenOptions)) != -1;) {
+    switch (got) {
       case 'Y': sign = std::string(optarg) == "sign"; break;
       case 'n': request.signature_namespace = optarg; break;
       case 'f': request.key = optarg; break;
