@@ -13,7 +13,7 @@ packages=(
   # man pages, generated at build time (man/generate.sh) and checked with man-db
   help2man scdoc man-db
   # the Debian package (packaging/build-deb.sh) and its test (tests/integration/deb_test.sh)
-  dpkg-dev fakeroot file lintian adduser systemd bash-completion
+  dpkg-dev file lintian adduser systemd bash-completion
 )
 missing=()
 for package in "${packages[@]}"; do
