@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/pkcs11_backend.h"
+#include "core/version.h"
 #include "listen_socket.h"
 #include "log.h"
 #include "server.h"
@@ -60,7 +61,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& status) {
       case 'c': options.config = optarg; break;
       case 's': options.socket = optarg; break;
       case 'h': std::cout << kUsage; status = 0; return std::nullopt;
-      case 'V': std::cout << "brokerkey-agent " << BROKERKEY_VERSION << "\n"; status = 0; return std::nullopt;
+      case 'V': std::cout << "brokerkey-agent " << brokerkey::kVersion << "\n"; status = 0; return std::nullopt;
       default:
         std::cerr << "brokerkey-agent: unknown or incomplete option '" << argv[optind - 1]
                   << "' (see --help)\n";
@@ -126,7 +127,7 @@ int serve(const Options& options) {
   }
   agent::AgentService service(config, backend, signing_log ? &*signing_log : nullptr);
   agent::Server server(listener.get(), service);
-  agent::log(agent::Level::notice, "brokerkey-agent " BROKERKEY_VERSION " serving " + config.file.string() +
+  agent::log(agent::Level::notice, std::string("brokerkey-agent ") + brokerkey::kVersion + " serving " + config.file.string() +
                                        " on " + where);
   // Type=notify (packaging/brokerkey-agent.service): ready once the backend is open and the
   // socket listens; a no-op when systemd did not start the agent (no NOTIFY_SOCKET).

@@ -72,7 +72,7 @@ const Command kCertCommand{
     "cert",
     "issue an X.509 certificate for the current key, or a CSR, or import the CA's answer",
     "--pin-file FILE [--subject 'CN=...,O=...'] [--csr] [--module PATH]\n"
-    "       brokerkey cert --import CERT.pem\n\n"
+    "  or:  brokerkey cert --import CERT.pem\n\n"
     "Builds a certificate for the current key (subject default CN=<key label>, valid from the\n"
     "key's creation until its rotation is due plus the overlap window, digitalSignature, not a\n"
     "CA) and signs it through the module, logging in with the consumer PIN in FILE. It is\n"

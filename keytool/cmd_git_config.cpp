@@ -147,18 +147,27 @@ int run_git_config(const cli::Args& args) {
 const Command kGitConfigCommand{
     "git-config",
     "print the git configuration that signs with the broker key",
-    "[--format ssh|x509] [--consumer NAME] [--pin-file PATH] [--principal P]\n"
-    "               [--allowed-signers PATH] [--global]\n"
-    "       brokerkey git-config --agent SOCKET [--allowed-signers PATH] [--global]\n\n"
+    "[--format ssh|x509] [--consumer NAME] [--pin-file PATH] [--global] [SSH OPTIONS]\n"
+    "  or:  brokerkey git-config --agent SOCKET [--allowed-signers PATH] [--global]\n\n"
     "Prints shell lines that configure git (this repository, or --global) to sign commits and\n"
-    "tags with the broker key by its PKCS#11 URI, logging in as consumer NAME (default ci)\n"
-    "with the PIN in PATH (default ~/.config/brokerkey/NAME.pin). --format ssh (default) signs\n"
-    "through brokerkey-ssh-keygen and verifies with stock ssh-keygen against an allowed-signers\n"
-    "file from the ledger; --format x509 signs CMS through brokerkey-gpgsm (the key needs a\n"
-    "certificate: brokerkey cert), which also verifies, against the ledger.\n"
+    "tags with the broker key by its PKCS#11 URI. Run them with:\n"
+    "  eval \"$(brokerkey git-config --consumer ci)\"\n"
     "With --agent, git signs through brokerkey-agent at SOCKET instead: no URI, no PIN file,\n"
-    "no broker file; the agent decides by the account git runs as, and follows rotations.\n"
-    "Run them with:  eval \"$(brokerkey git-config --consumer ci)\"\n",
+    "no broker file; stock ssh-add names the key and stock ssh-keygen signs, the agent decides\n"
+    "by the account git runs as, and a rotation changes nothing.\n\n"
+    "  --format ssh|x509        ssh (default) signs through brokerkey-ssh-keygen and verifies\n"
+    "                           with stock ssh-keygen against an allowed-signers file from the\n"
+    "                           ledger; x509 signs CMS through brokerkey-gpgsm (the key needs a\n"
+    "                           certificate: brokerkey cert), which also verifies, against the\n"
+    "                           ledger\n"
+    "  --consumer NAME          log in as consumer NAME (default ci)\n"
+    "  --pin-file PATH          the consumer's PIN (default ~/.config/brokerkey/NAME.pin)\n"
+    "  --global                 configure git for this user, not this repository\n"
+    "  --agent SOCKET           sign through brokerkey-agent's socket (ssh format only)\n\n"
+    "SSH options:\n"
+    "  --principal P            the principal in the allowed-signers file (default brokerkey)\n"
+    "  --allowed-signers PATH   where that file is written\n"
+    "                           (default ~/.config/brokerkey/allowed_signers)\n",
     {{"format", "consumer", "pin-file", "principal", "allowed-signers", "agent"}, {"global"}, 0, 0},
     run_git_config,
 };

@@ -176,7 +176,7 @@ const Command kCheckCommand{
     "Exit 0: healthy. Exit 1: the rotation is due within N days (default 30) or overdue, an\n"
     "overlap window ended without retirement, or there is no current key. Exit 2: the ledger,\n"
     "the backend and the configuration disagree (broken chain, missing key, leftover keys).\n"
-    "Each finding says what to run. packaging/brokerkey-check.timer runs it daily.\n",
+    "Each finding says what to run. The systemd timer brokerkey-check.timer runs it daily.\n",
     {{"warn-days"}, {"json"}, 0, 0},
     run_check,
 };

@@ -121,7 +121,7 @@ const Command kInitCommand{
     "init",
     "create a new broker: backend token, configuration, PIN file, ledger",
     "--dir DIR [--token-label L] [--service S --purpose P --env E]\n"
-    "               [--backend-module PATH --backend-token LABEL --backend-pin-file FILE]\n\n"
+    "  or:  brokerkey init --dir DIR --backend-module PATH --backend-token LABEL --backend-pin-file FILE\n\n"
     "Creates a broker in DIR (new or empty; mode 0700): by default a SoftHSMv2 token stored\n"
     "in DIR/tokens with a random user PIN in DIR/backend.pin (mode 0600; the SO PIN is random,\n"
     "used once and not kept), the configuration DIR/brokerkey.conf and the ledger\n"

@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/ledger.h"
+#include "core/version.h"
 #include "module_client.h"
 
 namespace {
@@ -29,16 +30,43 @@ namespace {
 using namespace brokerkey;
 
 constexpr const char* kUsage =
-    "usage: brokerkey-gpgsm [--status-fd=N] -bsau KEY [-o FILE]         (sign stdin)\n"
-    "       brokerkey-gpgsm [--status-fd=N] --verify SIG FILE|-         (verify)\n"
-    "also accepted as gpgsm does: --detach-sign --sign --armor --local-user --output\n"
-    "--batch --no-tty --yes --quiet --verbose (-b -s -a -u -o -q -v)\n";
+    "Usage: brokerkey-gpgsm [--status-fd=N] -bsau KEY [-o FILE]         (sign stdin)\n"
+    "  or:  brokerkey-gpgsm [--status-fd=N] --verify SIG FILE|-         (verify)\n"
+    "  or:  brokerkey-gpgsm --help | --version\n";
+
+constexpr const char* kHelp =
+    "\ngit's gpg.x509.program for the broker key: the two requests git makes of gpgsm.\n"
+    "Signing reads the content from stdin and writes a detached CMS signature (RFC 8419,\n"
+    "Ed25519; armored with -a, else DER) to stdout or -o FILE, signed through the brokerkey\n"
+    "module with the key's certificate (brokerkey cert). KEY is a PKCS#11 URI or the key's\n"
+    "64-hex-digit fingerprint. Verification accepts a signature when it verifies and the\n"
+    "broker's ledger says its key was signing at the signature's signingTime; the subject shown\n"
+    "is the certificate's only when the ledger's cert_issue record holds that certificate.\n"
+    "Status lines as gpgsm writes them ([GNUPG:] SIG_CREATED, GOODSIG, BADSIG, ...) go to file\n"
+    "descriptor N. The options are gpgsm's, read as gpgsm reads them (long options may be\n"
+    "abbreviated); what has no meaning for the broker key is refused by name.\n\n"
+    "Options:\n"
+    "  -b, --detach-sign     make a detached signature (the only kind made)\n"
+    "  -s, --sign            sign\n"
+    "  -a, --armor           armored output\n"
+    "  -u, --local-user KEY  the key to sign with\n"
+    "  -o, --output FILE     write the signature to FILE (- for stdout)\n"
+    "  --verify              verify SIGNATURE over FILE (- for stdin)\n"
+    "  --status-fd N         write status lines to file descriptor N\n"
+    "  --batch, --no-tty, --yes, -q, --quiet, -v, --verbose   accepted; nothing to change\n"
+    "  --help                print this help\n"
+    "  --version             print the version\n\n"
+    "Environment:\n"
+    "  BROKERKEY_PIN_FILE    the consumer PIN when KEY is a fingerprint, or a URI without\n"
+    "                        pin-source\n"
+    "  BROKERKEY_CONF        the broker configuration whose ledger verification consults\n"
+    "  BROKERKEY_MODULE      the brokerkey module to sign through\n";
 
 // OpenPGP's numbers for EdDSA and SHA-512, which is what gpg's status lines carry.
 constexpr const char* kAlgorithms = "22 10 00";
 
 struct Request {
-  enum class Mode { none, sign, verify } mode = Mode::none;
+  enum class Mode { none, sign, verify, help, version } mode = Mode::none;
   int status_fd = -1;
   std::string key;  // -u
   bool armor = false;
@@ -50,7 +78,7 @@ struct Request {
 // unambiguous prefix, --name=VALUE or --name VALUE, bundled short options -bsau KEY). What has
 // no meaning for a broker key is refused by name.
 Request parse_arguments(int argc, char** argv) {
-  enum : int { kVerify = 256, kStatusFd, kNoOp };
+  enum : int { kVerify = 256, kStatusFd, kNoOp, kHelpOption, kVersionOption };
   static const option kOptions[] = {
       {"detach-sign", no_argument, nullptr, 'b'}, {"sign", no_argument, nullptr, 's'},
       {"armor", no_argument, nullptr, 'a'},       {"armour", no_argument, nullptr, 'a'},
@@ -58,7 +86,8 @@ Request parse_arguments(int argc, char** argv) {
       {"verify", no_argument, nullptr, kVerify},  {"status-fd", required_argument, nullptr, kStatusFd},
       {"batch", no_argument, nullptr, kNoOp},     {"no-tty", no_argument, nullptr, kNoOp},
       {"yes", no_argument, nullptr, kNoOp},       {"quiet", no_argument, nullptr, 'q'},
-      {"verbose", no_argument, nullptr, 'v'},     {nullptr, 0, nullptr, 0},
+      {"verbose", no_argument, nullptr, 'v'},     {"help", no_argument, nullptr, kHelpOption},
+      {"version", no_argument, nullptr, kVersionOption}, {nullptr, 0, nullptr, 0},
   };
   Request request;
   bool detach = false, sign = false, verify = false;
@@ -66,7 +95,7 @@ Request parse_arguments(int argc, char** argv) {
   copy.push_back(nullptr);
   opterr = 0;
   optind = 1;
-  for (int opt; (opt = ::getopt_long(argc, copy.data(), "bsau:o:qv", kOptions, nullptr)) != -1;) {
+  for (int opt; (opt = ::getopt_long(argc, copy.data(), ":bsau:o:qv", kOptions, nullptr)) != -1;) {
     std::string word = copy[static_cast<std::size_t>(optind - 1)] ? copy[static_cast<std::size_t>(optind - 1)] : "";
     switch (opt) {
       case 'b': detach = sign = true; break;
@@ -83,6 +112,8 @@ Request parse_arguments(int argc, char** argv) {
         request.status_fd = static_cast<int>(fd);
         break;
       }
+      case kHelpOption: request.mode = Request::Mode::help; return request;
+      case kVersionOption: request.mode = Request::Mode::version; return request;
       case kNoOp: case 'q': case 'v': break;  // brokerkey-gpgsm never prompts; its messages stay as they are
       case ':': throw invalid_input("option " + uri_for_display(word) + " needs a value");
       default:
@@ -273,6 +304,14 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "brokerkey-gpgsm: " << e.what() << "\n" << kUsage;
     return 2;
+  }
+  if (request.mode == Request::Mode::help) {
+    std::cout << kUsage << kHelp;
+    return 0;
+  }
+  if (request.mode == Request::Mode::version) {
+    std::cout << "brokerkey-gpgsm " << kVersion << "\n";
+    return 0;
   }
   StatusChannel status(request.status_fd);
   try {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/version.h"
 
 namespace {
 
@@ -22,16 +23,20 @@ const Command* const kCommands[] = {
 };
 
 void print_overview() {
-  std::cout << "usage: brokerkey COMMAND [OPTIONS]\n\n"
+  std::cout << "Usage: brokerkey COMMAND [OPTIONS]\n"
+               "  or:  brokerkey --help | --version\n\n"
                "Keeps one broker-wide Ed25519 signing key inside a key store and serves it\n"
-               "through PKCS#11 (libbrokerkey-pkcs11.so).\n\ncommands:\n";
+               "through PKCS#11 (libbrokerkey-pkcs11.so).\n\nCommands:\n";
   for (const Command* command : kCommands) {
     std::printf("  %-16s %s\n", std::string(command->name).c_str(),
                 std::string(command->summary).c_str());
   }
   std::cout << "\n'brokerkey COMMAND --help' describes one command. The configuration is found\n"
                "through $BROKERKEY_CONF, ~/.config/brokerkey/brokerkey.conf or\n"
-               "/etc/brokerkey/brokerkey.conf.\n";
+               "/etc/brokerkey/brokerkey.conf.\n\n"
+               "Options:\n"
+               "  -h, --help       print this overview\n"
+               "  --version        print the version of brokerkey\n";
 }
 
 }  // namespace
@@ -41,6 +46,10 @@ int main(int argc, char** argv) {
   if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
     print_overview();
     return words.empty() ? 2 : 0;
+  }
+  if (words[0] == "--version") {
+    std::cout << "brokerkey " << brokerkey::kVersion << "\n";
+    return 0;
   }
   const Command* command = nullptr;
   for (const Command* candidate : kCommands) {
@@ -54,7 +63,7 @@ int main(int argc, char** argv) {
   for (const auto& word : words) {
     if (word == "--") break;
     if (word == "--help" || word == "-h") {
-      std::cout << "usage: brokerkey " << command->name << " " << command->usage;
+      std::cout << "Usage: brokerkey " << command->name << " " << command->usage;
       return 0;
     }
   }

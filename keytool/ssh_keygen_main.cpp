@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/sshsig.h"
+#include "core/version.h"
 #include "git_agent.h"
 #include "module_client.h"
 
@@ -238,7 +239,37 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+constexpr const char* kHelp =
+    "Usage: brokerkey-ssh-keygen -Y sign -n NAMESPACE -f KEY [-U] [-q] [-O hashalg=sha512] [FILE...|-]\n"
+    "  or:  brokerkey-ssh-keygen -l|-y -f PKCS11_URI\n"
+    "  or:  brokerkey-ssh-keygen SSH-KEYGEN-ARGUMENTS...\n"
+    "  or:  brokerkey-ssh-keygen --help | --version\n\n"
+    "git's gpg.ssh.program for the broker key. A sign request whose KEY is a PKCS#11 URI\n"
+    "(pkcs11:token=...;object=...;type=private?pin-source=file:PATH), or a public key file\n"
+    "whose comment is one, is signed through the brokerkey module: each FILE gets FILE.sig, an\n"
+    "armored SSHSIG (FILE - or none: stdin to stdout). -l and -y print the URI's key as\n"
+    "ssh-keygen would print a key file's. Every other call, verification included, goes\n"
+    "unchanged to the system ssh-keygen — with SSH_AUTH_SOCK set to git's brokerkey.agent when\n"
+    "'brokerkey git-config --agent' configured one — and the options are read as ssh-keygen's\n"
+    "getopt reads them, so a call means what it means to ssh-keygen. A PKCS#11 URI is never\n"
+    "passed on (it may carry a PIN).\n\n"
+    "ssh-keygen has no long options: --help or --version as the only argument is answered\n"
+    "here (ssh-keygen would refuse it); with anything else they go to ssh-keygen too.\n\n"
+    "Environment:\n"
+    "  BROKERKEY_SSH_KEYGEN  the ssh-keygen that gets every other call (default\n"
+    "                        /usr/bin/ssh-keygen)\n"
+    "  BROKERKEY_MODULE      the brokerkey module to sign through (default: the one beside\n"
+    "                        this program, else the installed one)\n";
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::cout << "brokerkey-ssh-keygen " << kVersion << "\n";
+    return 0;
+  }
+  if (argc == 2 && std::string_view(argv[1]) == "--help") {
+    std::cout << kHelp;
+    return 0;
+  }
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -12,6 +12,10 @@ packages=(
   # fuzz/run.sh: clang only recommends libFuzzer's and the sanitizers' runtimes, and the
   # sanitizers name functions in their reports through llvm-symbolizer (package llvm).
   clang libclang-rt-14-dev llvm
+  # man pages, generated at build time (man/generate.sh) and checked with man-db
+  help2man scdoc man-db
+  # the Debian package (packaging/build-deb.sh) and its test (tests/integration/deb_test.sh)
+  dpkg-dev file lintian adduser systemd bash-completion
 )
 missing=()
 for package in "${packages[@]}"; do

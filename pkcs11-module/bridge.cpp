@@ -8,6 +8,7 @@
 #include "core/consumer_pin.h"
 #include "core/error.h"
 #include "core/pkcs11_backend.h"
+#include "core/version.h"
 #include "log.h"
 #include "module_state.h"
 
@@ -19,6 +20,8 @@ constexpr std::size_t kSignatureSize = 64;
 constexpr std::size_t kMaxMessageSize = 64 * 1024 * 1024;  // multi-part data is held in memory
 constexpr CK_SLOT_ID kSlotCount = 2;
 constexpr std::size_t kMaxPinLength = 256;  // what CK_TOKEN_INFO announces
+// The project's version (CMakeLists.txt) as library, slot and token version.
+constexpr CK_VERSION kLibraryVersion{static_cast<CK_BYTE>(kVersionMajor), static_cast<CK_BYTE>(kVersionMinor)};
 
 std::mutex g_initialize_mutex;
 
@@ -185,7 +188,7 @@ CK_RV get_info(CK_INFO_PTR info) {
   info->cryptokiVersion = {CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR};
   pad(info->manufacturerID, "brokerkey");
   pad(info->libraryDescription, "brokerkey broker-wide Ed25519 key");
-  info->libraryVersion = {0, 1};
+  info->libraryVersion = kLibraryVersion;
   return CKR_OK;
 }
 
@@ -219,8 +222,8 @@ CK_RV get_slot_info(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info) {
   pad(info->manufacturerID, "brokerkey");
   info->flags = CKF_REMOVABLE_DEVICE;
   if (state->view()->slot(role).key) info->flags |= CKF_TOKEN_PRESENT;
-  info->hardwareVersion = {0, 1};
-  info->firmwareVersion = {0, 1};
+  info->hardwareVersion = kLibraryVersion;
+  info->firmwareVersion = kLibraryVersion;
   return CKR_OK;
 }
 
@@ -248,8 +251,8 @@ CK_RV get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
-  info->hardwareVersion = {0, 1};
-  info->firmwareVersion = {0, 1};
+  info->hardwareVersion = kLibraryVersion;
+  info->firmwareVersion = kLibraryVersion;
   std::memset(info->utcTime, ' ', sizeof info->utcTime);
   return CKR_OK;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, runs every test with ctest and one
 # under valgrind; then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
-# them all again; then runs every fuzz target (clang, libFuzzer) for a bounded time.
+# them all again; then runs every fuzz target (clang, libFuzzer) for a bounded time; last,
+# builds the Debian package, installs, removes and purges it (tests/integration/deb_test.sh).
 # Usage: bash tests/run.sh   (as root, on Debian 12)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +23,7 @@ cmake --build build-sanitize -j"$jobs"
 
 # Every libFuzzer target for a bounded time (FUZZ_SECONDS, default 30 each).
 bash fuzz/run.sh build-fuzz
+
+# Last, so that no other test sees an installed brokerkey: the Debian package built, installed
+# with apt, used, removed and purged (the machine is left as it was).
+bash tests/integration/deb_test.sh

@@ -133,7 +133,10 @@ void write_new_file(const fs::path& path, std::string_view content, fs::perms mo
   write_all(fd.get(), content, path);
 }
 
-void replace_file(const fs::path& path, std::string_view content, fs::perms mode) {
+void replace_file(const fs::path& name, std::string_view content, fs::perms mode) {
+  // A symbolic link (a configuration linked from /etc/brokerkey) keeps pointing at the file it
+  // names: that file is the one replaced, in its own directory.
+  const fs::path path = fs::is_symlink(name) ? fs::canonical(name) : name;
   fs::path temporary = path;
   temporary += ".tmp." + std::to_string(::getpid());
   fs::remove(temporary);

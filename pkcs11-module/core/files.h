@@ -44,7 +44,8 @@ void check_trusted_file(const fs::path& path);
 void write_new_file(const fs::path& path, std::string_view content, fs::perms mode);
 
 // Replaces `path` atomically: writes a temporary file beside it, fsyncs, renames over it,
-// fsyncs the directory. A crash leaves the old or the new content, never a mix.
+// fsyncs the directory. A crash leaves the old or the new content, never a mix. Through a
+// symbolic link, the file it names is replaced and the link stays.
 void replace_file(const fs::path& path, std::string_view content, fs::perms mode);
 
 // Creates a directory with exactly `mode` (not subject to umask); fails if it exists.

@@ -160,6 +160,18 @@ chmod 600 "$HOME/.config/brokerkey/ci.pin"
 "$BROKERKEY" pubkey --format ssh > "$WORK/key.pub"
 expect 0 "other invocations pass through" -- "$SSH_KEYGEN_DROPIN" -l -f "$WORK/key.pub"
 contains "$NEW_SSH_FP" "pass-through fingerprint"
+# The options as ssh-keygen's getopt reads them: bundled, values attached.
+echo bundled > "$WORK/bundled"
+expect 0 "bundled options sign" -- "$SSH_KEYGEN_DROPIN" -Ysign -ngit -Uf "$URI" "$WORK/bundled"
+expect 0 "the bundled request's signature" -- ssh-keygen -Y check-novalidate -n git -s "$WORK/bundled.sig" < "$WORK/bundled"
+# --version and --help alone are answered here; ssh-keygen has no long options, so with
+# anything else they are ssh-keygen's (which refuses them).
+expect 0 "--version" -- "$SSH_KEYGEN_DROPIN" --version
+contains "brokerkey-ssh-keygen " "version line"
+expect 0 "--help" -- "$SSH_KEYGEN_DROPIN" --help
+contains "Usage: brokerkey-ssh-keygen -Y sign" "help text"
+expect 1 "--version with more goes to ssh-keygen" -- "$SSH_KEYGEN_DROPIN" --version -l
+contains "unknown option -- -" "ssh-keygen's own refusal"
 
 # Text into trust: a revocation reason that would add a trusted line (the example) and
 # its neighbours are refused before anything is recorded or destroyed.

@@ -58,6 +58,15 @@ expect 1 "--verify: changed content" -- "$GPGSM" --status-fd=1 --verify "$WORK/s
 contains "[GNUPG:] BADSIG $OLD_FP" "BADSIG"
 contains "content was changed" "reason"
 echo "not a signature" > "$WORK/garbage"
+# gpgsm's option syntax: abbreviations, "--opt VALUE", "--" before the arguments.
+expect 0 "--verify, abbreviated" -- "$GPGSM" --status 1 --verif -- "$WORK/signature" "$WORK/payload"
+contains "[GNUPG:] GOODSIG $OLD_FP" "GOODSIG through abbreviations"
+expect 2 "an option gpgsm has but the drop-in does not" -- "$GPGSM" --encrypt --verify "$WORK/signature" "$WORK/payload"
+contains "unsupported option --encrypt" "unsupported option named"
+expect 2 "--status-fd without a value" -- "$GPGSM" --verify "$WORK/signature" "$WORK/payload" --status-fd
+contains "option --status-fd needs a value" "missing value named"
+expect 0 "--version" -- "$GPGSM" --version
+contains "brokerkey-gpgsm " "version line"
 expect 2 "--verify: not a signature" -- "$GPGSM" --status-fd=1 --verify "$WORK/garbage" "$WORK/payload"
 contains "[GNUPG:] ERRSIG" "ERRSIG"
 contains "no valid -----BEGIN SIGNED MESSAGE----- block" "reason"

@@ -5,14 +5,42 @@ B=$WORK/broker
 
 for command in init mint status pubkey fingerprint consumer audit rotate retire revoke allowed-signers check health git-config cert; do
   expect 0 "$command --help" -- "$BROKERKEY" "$command" --help
-  contains "usage: brokerkey $command" "$command help"
+  contains "Usage: brokerkey $command" "$command help"
 done
 expect 0 "overview" -- "$BROKERKEY" --help
+# One version everywhere: the programs' --version and the module's C_GetInfo libraryVersion.
+expect 0 "--version" -- "$BROKERKEY" --version
+[[ "$OUT" =~ ^brokerkey\ ([0-9]+)\.([0-9]+)\.[0-9]+$ ]] && pass || fail "--version: $OUT"
+MAJOR_MINOR="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
+VERSION=${OUT#brokerkey }
+for dropin in brokerkey-ssh-keygen brokerkey-gpgsm; do
+  expect 0 "$dropin --version" -- "$(dirname "$BROKERKEY")/$dropin" --version
+  [ "$OUT" = "$dropin $VERSION" ] && pass || fail "$dropin --version: $OUT"
+done
 expect 2 "unknown command" -- "$BROKERKEY" frobnicate
 one_line "unknown command"
 expect 2 "unknown option" -- "$BROKERKEY" status --colour
 one_line "unknown option"
 contains "unknown option '--colour'" "unknown option named"
+expect 2 "unknown option with a value" -- "$BROKERKEY" status --colour=red
+contains "unknown option '--colour'" "unknown option named without its value"
+expect 2 "unknown short option" -- "$BROKERKEY" status -x
+contains "unknown option '-x'" "short option named"
+expect 2 "a value for a flag" -- "$BROKERKEY" status --json=yes
+contains "--json takes no value" "flag value message"
+expect 2 "a missing value" -- "$BROKERKEY" audit list --limit
+one_line "missing value"
+contains "--limit needs a value" "missing value message"
+expect 2 "an option twice" -- "$BROKERKEY" revoke 00 --reason a --reason b
+contains "--reason given twice" "twice message"
+expect 2 "an ambiguous abbreviation" -- "$BROKERKEY" init --dir "$WORK/never" --backend x
+one_line "ambiguous"
+contains "ambiguous option '--backend' (--backend-module, --backend-pin-file, --backend-token)" "ambiguous message"
+expect 2 "an argument too many" -- "$BROKERKEY" status extra
+contains "unexpected argument 'extra'" "extra argument named"
+expect 2 "after --, an option is an argument" -- "$BROKERKEY" status -- --json
+contains "unexpected argument '--json'" "-- ends the options"
+[ ! -e "$WORK/never" ] && pass || fail "a refused init created its directory"
 
 expect 1 "no configuration" -- "$BROKERKEY" status
 one_line "no configuration"
@@ -87,6 +115,8 @@ expect 0 "fingerprint" -- "$BROKERKEY" fingerprint
 [ "$OUT" = "$FP" ] && pass || fail "fingerprint output: $OUT"
 expect 0 "fingerprint --check" -- "$BROKERKEY" fingerprint --check --module "$MODULE"
 contains "ok  current  acme-git-signing-ed25519-prod  $FP" "check result"
+expect 0 "the module's C_GetInfo" -- pkcs11-tool --module "$MODULE" --show-info
+grep -Eq "^Library +brokerkey .*\(ver $MAJOR_MINOR\)$" <<<"$OUT" && pass || fail "libraryVersion is not $MAJOR_MINOR: $OUT"
 
 # consumers
 expect 0 "consumer add" -- "$BROKERKEY" consumer add deploy-bot

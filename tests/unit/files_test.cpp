@@ -73,6 +73,26 @@ BOOST_AUTO_TEST_CASE(replace_file_is_atomic_and_sets_the_mode) {
   BOOST_TEST(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(replace_file_through_a_symlink_replaces_its_target) {
+  // A configuration linked from another directory (/etc/brokerkey/brokerkey.conf to the
+  // broker's own): the link stays, the file it names gets the new content, and nothing is
+  // written in the link's directory, which the writer may not be allowed to write.
+  TempDir dir;
+  fs::create_directory(dir.path() / "broker");
+  fs::create_directory(dir.path() / "etc");
+  fs::path real = dir.path() / "broker" / "conf";
+  fs::path link = dir.path() / "etc" / "conf";
+  replace_file(real, "one", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_symlink(real, link);
+  fs::permissions(dir.path() / "etc", fs::perms::owner_read | fs::perms::owner_exec);
+  replace_file(link, "two", fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(dir.path() / "etc", fs::perms::owner_all);
+  BOOST_TEST(fs::is_symlink(link));
+  BOOST_TEST(read_text_file(real) == "two");
+  BOOST_TEST(std::distance(fs::directory_iterator(dir.path() / "broker"), fs::directory_iterator()) == 1);
+  BOOST_TEST(std::distance(fs::directory_iterator(dir.path() / "etc"), fs::directory_iterator()) == 1);
+}
+
 BOOST_AUTO_TEST_CASE(write_new_file_never_replaces) {
   TempDir dir;
   write_new_file(dir.path() / "f", "a", fs::perms::owner_read);
