@@ -7,6 +7,8 @@ packages=(
   libssl-dev libp11-kit-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client openssh-server python3 valgrind
+  # agent_remote_test: the runner host in a network namespace of its own (ip netns, veth)
+  iproute2
   # fuzz/run.sh: clang only recommends libFuzzer's and the sanitizers' runtimes, and the
   # sanitizers name functions in their reports through llvm-symbolizer (package llvm).
   clang libclang-rt-14-dev llvm
