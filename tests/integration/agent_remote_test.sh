@@ -293,6 +293,13 @@ if [ -n "$NETNS" ]; then
   expect 0 "signing resumes once the network is back" -- in_repo timeout 60 git commit -q -S --allow-empty -m "network back"
 fi
 
+# The runner's consumer removed: its live forwarding signs nothing from the next request.
+"$BROKERKEY" consumer remove runner >/dev/null
+expect 128 "after consumer remove the runner signs nothing" -- in_repo timeout 60 git commit -q -S --allow-empty -m "removed"
+grep -q "refused: uid $RUN_UID maps to no consumer" "$WORK/agent.log" && pass || fail "the agent did not log the removed runner's refusal"
+"$BROKERKEY" consumer add runner --user "$RUN" >/dev/null
+expect 0 "mapped again, it signs again" -- in_repo timeout 60 git commit -q -S --allow-empty -m "mapped again"
+
 # Revocation: the runner's forwarding stays, the agent signs nothing.
 "$BROKERKEY" revoke "$("$BROKERKEY" fingerprint)" --reason "test" >/dev/null
 expect 128 "after a revocation nothing signs" -- in_repo timeout 60 git commit -q -S --allow-empty -m "revoked"
