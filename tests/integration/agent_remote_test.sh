@@ -9,7 +9,8 @@
 # so), where an account with its own HOME and the private key forwards the agent's socket
 # with `ssh -N -L` and signs commits with stock git.
 # Also: an account that logs in but is no consumer is refused; the forwarding killed, or the
-# network dropped, gives git a clean failure within seconds; a new forwarding signs again.
+# network dropped, gives git a clean failure within seconds; a new forwarding signs again; the
+# other direction (the broker host's account pushes the socket with ssh -R) signs too.
 source "$(dirname "$0")/lib.sh"
 AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
 if [ "$(id -u)" -ne 0 ]; then echo "agent_remote_test needs root (useradd, sshd, ip netns); CI runs it as root"; exit 1; fi
@@ -19,9 +20,9 @@ NS=bkns$s VETH_HOST=bkh$s VETH_RUNNER=bkn$s
 # sshd's ChrootDirectory must be root-owned and writable by no one else along its whole
 # path, which no directory under /tmp (mode 1777) is: the agent's socket lives in /run.
 BROKER_RUN=/run/bkr$s
-AGENT_PID= SSHD_PID= FORWARD_PID= NETNS=
+AGENT_PID= SSHD_PID= FORWARD_PID= NETNS= PUSH_PID= RUNNER_SSHD_PID=
 cleanup() {
-  for pid in $FORWARD_PID $AGENT_PID $SSHD_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  for pid in $FORWARD_PID $PUSH_PID $RUNNER_SSHD_PID $AGENT_PID $SSHD_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   if [ -n "$NETNS" ]; then
     ip link del "$VETH_HOST" >/dev/null 2>&1 || true
     ip netns del "$NS" >/dev/null 2>&1 || true
@@ -66,7 +67,7 @@ fi
 # shell, no home. The runner host's account has a home with the private key.
 groupadd "$GROUP"
 for u in $RUN $STRANGER; do useradd -M -d /nonexistent -s /usr/sbin/nologin -g "$GROUP" -p "*" "$u"; done
-useradd -m -d "$WORK/home-ci" -s /bin/sh "$CI"
+useradd -m -d "$WORK/home-ci" -s /bin/sh -p "*" "$CI"
 RUN_UID=$(id -u "$RUN") STRANGER_UID=$(id -u "$STRANGER")
 CI_HOME=$WORK/home-ci
 
@@ -299,6 +300,54 @@ expect 128 "after consumer remove the runner signs nothing" -- in_repo timeout 6
 grep -q "refused: uid $RUN_UID maps to no consumer" "$WORK/agent.log" && pass || fail "the agent did not log the removed runner's refusal"
 "$BROKERKEY" consumer add runner --user "$RUN" >/dev/null
 expect 0 "mapped again, it signs again" -- in_repo timeout 60 git commit -q -S --allow-empty -m "mapped again"
+
+# The other direction: the broker host's account (the consumer) connects to the runner host
+# and forwards the agent's socket there with ssh -R; the runner host's sshd creates it. The
+# agent's peer is then that account's own ssh.
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd/runner_host_key"
+ssh-keygen -q -t ed25519 -N '' -C "broker-host runner" -f "$WORK/push_key"
+chown "$RUN" "$WORK/push_key"
+mkdir -m 0755 "$WORK/runner-sshd"
+echo "restrict,port-forwarding,command=\"/bin/false\" $(cat "$WORK/push_key.pub")" > "$WORK/runner-sshd/$CI"
+chmod 644 "$WORK/runner-sshd/$CI"
+RPORT=$("${ON_RUNNER_HOST[@]}" python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$RUNNER_ADDR")
+cat > "$WORK/runner-sshd/sshd_config" <<CONF
+ListenAddress $RUNNER_ADDR:$RPORT
+HostKey $WORK/sshd/runner_host_key
+AuthorizedKeysFile $WORK/runner-sshd/%u
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+AllowStreamLocalForwarding remote
+StreamLocalBindUnlink yes
+CONF
+"${ON_RUNNER_HOST[@]}" /usr/sbin/sshd -D -e -f "$WORK/runner-sshd/sshd_config" 2>"$WORK/runner-sshd.log" &
+RUNNER_SSHD_PID=$!
+echo "[$RUNNER_ADDR]:$RPORT $(cat "$WORK/sshd/runner_host_key.pub")" > "$WORK/runner_known_hosts"
+chmod 644 "$WORK/runner_known_hosts"
+for _ in $(seq 50); do "${ON_RUNNER_HOST[@]}" timeout 2 bash -c 'exec 3<>/dev/tcp/$0/$1' "$RUNNER_ADDR" "$RPORT" 2>/dev/null && break; sleep 0.1; done
+PUSHED=$CI_HOME/pushed-agent.sock
+setpriv --reuid="$RUN" --regid="$GROUP" --init-groups env -i PATH=/usr/bin:/bin HOME=/nonexistent \
+  ssh -F none -o BatchMode=yes -o IdentitiesOnly=yes -i "$WORK/push_key" -o UserKnownHostsFile="$WORK/runner_known_hosts" \
+  -o ServerAliveInterval=2 -o ServerAliveCountMax=2 -o ExitOnForwardFailure=yes -N -p "$RPORT" \
+  -R "$PUSHED:$SOCKET" "$CI@$RUNNER_ADDR" 2>>"$WORK/push.log" &
+PUSH_PID=$!
+for _ in $(seq 100); do accepts "$PUSHED" && break; kill -0 "$PUSH_PID" 2>/dev/null || break; sleep 0.1; done
+accepts "$PUSHED" && pass || fail "ssh -R did not forward the socket: $(cat "$WORK/push.log" "$WORK/runner-sshd.log")"
+expect 0 "git-config --agent for the pushed socket" -- \
+  ci "$BROKERKEY" git-config --agent "$PUSHED" --allowed-signers "$CI_HOME/allowed_signers" --global
+ci sh -c "$OUT"
+before=$(records)
+expect 0 "git commit -S over a socket forwarded with ssh -R" -- in_repo timeout 60 git commit -q -S --allow-empty -m "pushed socket"
+expect 0 "and verifies" -- in_repo timeout 60 git verify-commit HEAD
+[ "$(records)" -eq $((before + 1)) ] && pass || fail "no signing record for the pushed socket"
+tail -1 "$signing_log" | grep -q "\"consumer\":\"runner\",\"uid\":$RUN_UID,.*\"exe\":\"/usr/bin/ssh\"" && pass || fail "the record does not name the runner account's ssh: $(tail -1 "$signing_log")"
+kill "$PUSH_PID"; wait "$PUSH_PID" 2>/dev/null || true; PUSH_PID=
+expect 0 "git-config --agent back to the -L socket" -- \
+  ci "$BROKERKEY" git-config --agent "$LOCAL" --allowed-signers "$CI_HOME/allowed_signers" --global
+ci sh -c "$OUT"
 
 # Revocation: the runner's forwarding stays, the agent signs nothing.
 "$BROKERKEY" revoke "$("$BROKERKEY" fingerprint)" --reason "test" >/dev/null
