@@ -143,7 +143,7 @@ reachable() {
   done
   return 1
 }
-reachable
+reachable || fail "the runner host cannot reach the broker's sshd: $(cat "$WORK/sshd.log")"
 echo "[$BROKER_ADDR]:$PORT $(cat "$WORK/sshd/host_key.pub")" > "$CI_HOME/.ssh/known_hosts"
 chmod 644 "$CI_HOME/.ssh/known_hosts"
 
@@ -239,7 +239,6 @@ stop_forward
 # sshd settings that must hold: PermitOpen leaves no other socket of the broker host in reach
 # (not even the agent's own path outside the chroot), and without "port-forwarding" in the
 # key's options the forwarding is refused.
-LOCAL_SAVED=$LOCAL
 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes -L "$CI_HOME/outside.sock:$SOCKET" && pass || fail "second forwarding did not come up"
 no_key "$CI_HOME/outside.sock" "a socket path other than /agent.sock"
 grep -qF "Received request to connect to path $SOCKET, but the request was denied." "$WORK/sshd.log" && pass || fail "sshd did not refuse $SOCKET"
@@ -289,7 +288,7 @@ if [ -n "$NETNS" ]; then
   wait "$FORWARD_PID" 2>/dev/null || true
   FORWARD_PID=
   ip link set "$VETH_HOST" up
-  reachable
+  reachable || fail "the broker's sshd unreachable once the network is back"
   forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "no forwarding once the network is back: $(tail -3 "$WORK/forward.log")"
   expect 0 "signing resumes once the network is back" -- in_repo timeout 60 git commit -q -S --allow-empty -m "network back"
 fi
