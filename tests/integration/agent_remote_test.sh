@@ -20,9 +20,9 @@ NS=bkns$s VETH_HOST=bkh$s VETH_RUNNER=bkn$s
 # sshd's ChrootDirectory must be root-owned and writable by no one else along its whole
 # path, which no directory under /tmp (mode 1777) is: the agent's socket lives in /run.
 BROKER_RUN=/run/bkr$s
-AGENT_PID= SSHD_PID= FORWARD_PID= NETNS= PUSH_PID= RUNNER_SSHD_PID=
+AGENT_PID= SSHD_PID= FORWARD_PID= NETNS= PUSH_PID= RUNNER_SSHD_PID= SSHD_NO_TCP_PID=
 cleanup() {
-  for pid in $FORWARD_PID $PUSH_PID $RUNNER_SSHD_PID $AGENT_PID $SSHD_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  for pid in $FORWARD_PID $PUSH_PID $RUNNER_SSHD_PID $SSHD_NO_TCP_PID $AGENT_PID $SSHD_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   if [ -n "$NETNS" ]; then
     ip link del "$VETH_HOST" >/dev/null 2>&1 || true
     ip netns del "$NS" >/dev/null 2>&1 || true
@@ -135,10 +135,10 @@ CONF
 /usr/sbin/sshd -t -f "$WORK/sshd/sshd_config"
 /usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config" 2>"$WORK/sshd.log" &
 SSHD_PID=$!
-# reachable: waits until the runner host can open a TCP connection to the broker's sshd.
+# reachable [PORT]: waits until the runner host can open a TCP connection to the broker's sshd.
 reachable() {
   for _ in $(seq 100); do
-    "${ON_RUNNER_HOST[@]}" timeout 2 bash -c 'exec 3<>/dev/tcp/$0/$1' "$BROKER_ADDR" "$PORT" 2>/dev/null && return 0
+    "${ON_RUNNER_HOST[@]}" timeout 2 bash -c 'exec 3<>/dev/tcp/$0/$1' "$BROKER_ADDR" "${1:-$PORT}" 2>/dev/null && return 0
     sleep 0.1
   done
   return 1
@@ -154,15 +154,16 @@ CI_ACCOUNT=("${ON_RUNNER_HOST[@]}" setpriv --reuid="$CI" --regid="$CI" --init-gr
 ci() { "${CI_ACCOUNT[@]}" "$@"; }
 LOCAL=$CI_HOME/agent.sock
 SSH_OPTIONS=(-F none -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10
-  -o ServerAliveInterval=2 -o ServerAliveCountMax=2 -p "$PORT")
+  -o ServerAliveInterval=2 -o ServerAliveCountMax=2)
 # accepts PATH: a unix socket at PATH takes connections (a stale socket file does not).
 accepts() { python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null; }
-# forward LOGIN KEY [SSH OPTIONS...]: ssh -N -L LOCAL:/agent.sock in the background, its pid
-# in FORWARD_PID; returns once the local socket takes connections, non-zero if ssh exits first.
+# forward LOGIN KEY [SSH OPTIONS...]: ssh -N -L LOCAL:/agent.sock to the sshd on port
+# ${SSHD_PORT:-$PORT} in the background, its pid in FORWARD_PID; returns once the local socket
+# takes connections, non-zero if ssh exits first.
 forward() {
   local login=$1 key=$2
   shift 2
-  "${CI_ACCOUNT[@]}" ssh "${SSH_OPTIONS[@]}" -i "$key" -N -o ExitOnForwardFailure=yes "$@" \
+  "${CI_ACCOUNT[@]}" ssh "${SSH_OPTIONS[@]}" -p "${SSHD_PORT:-$PORT}" -i "$key" -N -o ExitOnForwardFailure=yes "$@" \
     -L "$LOCAL:/agent.sock" "$login@$BROKER_ADDR" 2>>"$WORK/forward.log" &
   FORWARD_PID=$!
   for _ in $(seq 100); do
@@ -198,10 +199,10 @@ contains "Permission denied" "refused by the socket's mode"
 
 # The runner's login gets no shell and no TCP forwarding.
 expect 1 "no command runs for the runner's login" -- \
-  ci timeout 30 ssh "${SSH_OPTIONS[@]}" -i "$CI_HOME/.ssh/id_ed25519" "$RUN@$BROKER_ADDR" id
+  ci timeout 30 ssh "${SSH_OPTIONS[@]}" -p "$PORT" -i "$CI_HOME/.ssh/id_ed25519" "$RUN@$BROKER_ADDR" id
 [[ $OUT != *uid=* ]] && pass || fail "a command ran: $OUT"
 expect 255 "no TCP forwarding for the runner's login" -- \
-  ci timeout 30 ssh "${SSH_OPTIONS[@]}" -i "$CI_HOME/.ssh/id_ed25519" -W "$BROKER_ADDR:$PORT" "$RUN@$BROKER_ADDR"
+  ci timeout 30 ssh "${SSH_OPTIONS[@]}" -p "$PORT" -i "$CI_HOME/.ssh/id_ed25519" -W "$BROKER_ADDR:$PORT" "$RUN@$BROKER_ADDR"
 contains "administratively prohibited" "sshd refuses the TCP channel"
 
 # The forwarding, git configured by brokerkey git-config --agent on the runner host.
@@ -250,6 +251,21 @@ no_key "$LOCAL" "restrict without port-forwarding"
 grep -qF "refused streamlocal port forward: originator  port 0, target /agent.sock" "$WORK/sshd.log" && pass || fail "sshd did not refuse the forwarding"
 stop_forward
 cp "$WORK/runner_key_line" "$WORK/sshd/keys/$RUN"
+# Why the Match block says "AllowTcpForwarding local" and fences with PermitOpen: sshd checks a
+# -L to a unix socket against the TCP forwarding permissions, so "no" refuses the agent too.
+PORT2=$(python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$BROKER_ADDR")
+sed -e "s/^ListenAddress .*/ListenAddress $BROKER_ADDR:$PORT2/" -e 's/AllowTcpForwarding local/AllowTcpForwarding no/' \
+  "$WORK/sshd/sshd_config" > "$WORK/sshd/sshd_config_no_tcp"
+grep -q '^    AllowTcpForwarding no$' "$WORK/sshd/sshd_config_no_tcp" || fail "the variant configuration was not made"
+/usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config_no_tcp" 2>"$WORK/sshd_no_tcp.log" &
+SSHD_NO_TCP_PID=$!
+echo "[$BROKER_ADDR]:$PORT2 $(cat "$WORK/sshd/host_key.pub")" >> "$CI_HOME/.ssh/known_hosts"
+reachable "$PORT2" || fail "the variant sshd is unreachable"
+SSHD_PORT=$PORT2 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "forwarding to the variant sshd did not come up"
+no_key "$LOCAL" "AllowTcpForwarding no"
+grep -qF "Received request to connect to path /agent.sock, but the request was denied." "$WORK/sshd_no_tcp.log" && pass || fail "AllowTcpForwarding no did not refuse the socket: $(cat "$WORK/sshd_no_tcp.log")"
+stop_forward
+kill "$SSHD_NO_TCP_PID"; wait "$SSHD_NO_TCP_PID" 2>/dev/null || true; SSHD_NO_TCP_PID=
 
 # A broker-host account that logs in the same way but is no consumer: refused by the agent.
 forward "$STRANGER" "$WORK/stranger_key" -o StreamLocalBindUnlink=yes && pass || fail "the stranger's forwarding did not come up: $(tail -3 "$WORK/forward.log")"
