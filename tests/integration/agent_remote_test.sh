@@ -207,6 +207,7 @@ contains "administratively prohibited" "sshd refuses the TCP channel"
 
 # The forwarding, git configured by brokerkey git-config --agent on the runner host.
 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come up: $(cat "$WORK/forward.log")"
+[ "$(stat -c %a:%U "$LOCAL")" = "600:$CI" ] && pass || fail "the forwarded socket is $(stat -c %a:%U "$LOCAL")"
 expect 0 "the runner sees the broker key through the forwarded socket" -- ci env SSH_AUTH_SOCK="$LOCAL" timeout 20 ssh-add -L
 [ "$(cut -d' ' -f1,2 <<<"$OUT")" = "$("$BROKERKEY" pubkey --format ssh | cut -d' ' -f1,2)" ] && pass || fail "ssh-add -L lists $OUT"
 expect 0 "git-config --agent on the runner host" -- \
@@ -351,6 +352,7 @@ setpriv --reuid="$RUN" --regid="$GROUP" --init-groups env -i PATH=/usr/bin:/bin 
 PUSH_PID=$!
 for _ in $(seq 100); do accepts "$PUSHED" && break; kill -0 "$PUSH_PID" 2>/dev/null || break; sleep 0.1; done
 accepts "$PUSHED" && pass || fail "ssh -R did not forward the socket: $(cat "$WORK/push.log" "$WORK/runner-sshd.log")"
+[ "$(stat -c %a:%U "$PUSHED")" = "600:$CI" ] && pass || fail "the pushed socket is $(stat -c %a:%U "$PUSHED")"
 expect 0 "git-config --agent for the pushed socket" -- \
   ci "$BROKERKEY" git-config --agent "$PUSHED" --allowed-signers "$CI_HOME/allowed_signers" --global
 ci sh -c "$OUT"
