@@ -9,6 +9,8 @@ packages=(
   softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client openssh-server python3 valgrind
   # brokerkey-agent's units: systemd-analyze, systemd-socket-activate, sysusers, tmpfiles.
   systemd
+  # agent_remote_test: the runner host in a network namespace of its own (ip netns, veth)
+  iproute2
   # fuzz/run.sh: clang only recommends libFuzzer's and the sanitizers' runtimes, and the
   # sanitizers name functions in their reports through llvm-symbolizer (package llvm).
   clang libclang-rt-14-dev llvm

@@ -1,0 +1,375 @@
+# A CI runner on another host signs through brokerkey-agent over OpenSSH's unix-socket
+# forwarding (docs/CONSUMERS.md section 10), with the sshd settings that section recommends.
+#
+# The broker host: a broker, brokerkey-agent, an sshd. The runner's login account there,
+# bkrunN, is the consumer "runner": it has an authorized key and nothing else (no shell; its
+# forwarding reaches the agent's socket and nothing else, TCP or unix; chrooted to the
+# socket's directory). The "remote" runner host: a network namespace of its own joined to the
+# broker host by a veth pair (loopback when this machine cannot create one: the test says
+# so), where an account with its own HOME and the private key forwards the agent's socket
+# with `ssh -N -L` and signs commits with stock git.
+# Also: an account that logs in but is no consumer is refused; the forwarding killed, or the
+# network dropped, gives git a clean failure within seconds; a new forwarding signs again; the
+# other direction (the broker host's account pushes the socket with ssh -R) signs too.
+source "$(dirname "$0")/lib.sh"
+AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
+if [ "$(id -u)" -ne 0 ]; then echo "agent_remote_test needs root (useradd, sshd, ip netns); CI runs it as root"; exit 1; fi
+s=$$
+RUN=bkrun$s STRANGER=bkout$s CI=bkci$s GROUP=bkg$s
+NS=bkns$s VETH_HOST=bkh$s VETH_RUNNER=bkn$s
+# sshd's ChrootDirectory must be root-owned and writable by no one else along its whole
+# path, which no directory under /tmp (mode 1777) is: the agent's socket lives in /run.
+BROKER_RUN=/run/bkr$s
+AGENT_PID= SSHD_PID= FORWARD_PID= NETNS= PUSH_PID= RUNNER_SSHD_PID= SSHD_NO_TCP_PID=
+cleanup() {
+  for pid in $FORWARD_PID $PUSH_PID $RUNNER_SSHD_PID $SSHD_NO_TCP_PID $AGENT_PID $SSHD_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  if [ -n "$NETNS" ]; then
+    ip link del "$VETH_HOST" >/dev/null 2>&1 || true
+    ip netns del "$NS" >/dev/null 2>&1 || true
+  fi
+  for u in $RUN $STRANGER $CI; do userdel -r "$u" >/dev/null 2>&1 || true; done
+  groupdel "$GROUP" >/dev/null 2>&1 || true
+  rm -rf "$WORK" "$BROKER_RUN"
+}
+trap cleanup EXIT
+chmod 711 "$WORK"
+
+# The two hosts' network: the runner's side in a namespace of its own if this machine allows.
+runner_host_namespace() {
+  ip netns add "$NS" 2>/dev/null || return 1
+  NETNS=yes
+  # 198.18.0.0/15 is reserved for network tests (RFC 2544); a /30 per run.
+  local net=198.18.$((s % 256)).$((4 * ((s / 256) % 64)))
+  BROKER_ADDR=${net%.*}.$((${net##*.} + 1)) RUNNER_ADDR=${net%.*}.$((${net##*.} + 2))
+  ip link add "$VETH_HOST" type veth peer name "$VETH_RUNNER" &&
+    ip link set "$VETH_RUNNER" netns "$NS" &&
+    ip addr add "$BROKER_ADDR/30" dev "$VETH_HOST" &&
+    ip link set "$VETH_HOST" up &&
+    ip -n "$NS" addr add "$RUNNER_ADDR/30" dev "$VETH_RUNNER" &&
+    ip -n "$NS" link set "$VETH_RUNNER" up &&
+    ip -n "$NS" link set lo up
+}
+if runner_host_namespace; then
+  ON_RUNNER_HOST=(nsenter --net=/run/netns/"$NS")
+else
+  if [ -n "$NETNS" ]; then
+    ip link del "$VETH_HOST" >/dev/null 2>&1 || true
+    ip netns del "$NS"
+    NETNS=
+  fi
+  echo "no network namespace here (ip netns or veth failed): the runner's side uses 127.0.0.1"
+  BROKER_ADDR=127.0.0.1 RUNNER_ADDR=127.0.0.1
+  ON_RUNNER_HOST=()
+fi
+
+# Broker-host accounts: the runner's login (a consumer) and a stranger (no consumer), both in
+# the runner group, no password (not locked: sshd without PAM refuses a "!" account), no
+# shell, no home. The runner host's account has a home with the private key.
+groupadd "$GROUP"
+for u in $RUN $STRANGER; do useradd -M -d /nonexistent -s /usr/sbin/nologin -g "$GROUP" -p "*" "$u"; done
+useradd -m -d "$WORK/home-ci" -s /bin/sh -p "*" "$CI"
+RUN_UID=$(id -u "$RUN") STRANGER_UID=$(id -u "$STRANGER")
+CI_HOME=$WORK/home-ci
+
+"$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
+export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
+"$BROKERKEY" mint >/dev/null
+"$BROKERKEY" consumer add runner --user "$RUN" >/dev/null
+install -d -m 0755 -o root -g root "$BROKER_RUN"
+SOCKET=$BROKER_RUN/agent.sock
+python3 - "$BROKERKEY_CONF" "$SOCKET" "$GROUP" <<'PY'
+import json, sys
+path, socket, group = sys.argv[1:]
+with open(path) as f: conf = json.load(f)
+conf["agent"] = {"socket": socket, "socket_group": group}
+with open(path, "w") as f: json.dump(conf, f, indent=2)
+PY
+start_agent() {
+  "$AGENT" 2>>"$WORK/agent.log" &
+  AGENT_PID=$!
+  for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+}
+start_agent
+"$BROKERKEY" allowed-signers --principal ci@acme.example > "$CI_HOME/allowed_signers"
+chmod 644 "$CI_HOME/allowed_signers"
+
+# The sshd, as docs/CONSUMERS.md section 10 sets it up.
+mkdir -p /run/sshd && chmod 755 /run/sshd
+mkdir -m 0755 "$WORK/sshd" "$WORK/sshd/keys"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd/host_key"
+install -d -m 0700 -o "$CI" -g "$CI" "$CI_HOME/.ssh"
+setpriv --reuid="$CI" --regid="$CI" --init-groups ssh-keygen -q -t ed25519 -N '' -C "runner-1" -f "$CI_HOME/.ssh/id_ed25519"
+ssh-keygen -q -t ed25519 -N '' -C "stranger" -f "$WORK/stranger_key"
+chown "$CI" "$WORK/stranger_key"
+echo "restrict,port-forwarding,command=\"/bin/false\",from=\"$RUNNER_ADDR\" $(cat "$CI_HOME/.ssh/id_ed25519.pub")" > "$WORK/sshd/keys/$RUN"
+echo "restrict,port-forwarding,command=\"/bin/false\",from=\"$RUNNER_ADDR\" $(cat "$WORK/stranger_key.pub")" > "$WORK/sshd/keys/$STRANGER"
+chmod 644 "$WORK/sshd/keys/"*
+PORT=$(python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$BROKER_ADDR")
+cat > "$WORK/sshd/sshd_config" <<CONF
+ListenAddress $BROKER_ADDR:$PORT
+HostKey $WORK/sshd/host_key
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# The test's files live under /tmp (mode 1777), which StrictModes refuses for any key file.
+StrictModes no
+PidFile none
+MaxStartups 8
+LoginGraceTime 20
+AuthorizedKeysFile none
+
+Match Group $GROUP
+    AuthorizedKeysFile $WORK/sshd/keys/%u
+    AllowStreamLocalForwarding local
+    AllowTcpForwarding local
+    PermitOpen [/agent.sock]:*
+    AllowAgentForwarding no
+    X11Forwarding no
+    PermitTunnel no
+    PermitTTY no
+    PermitUserRC no
+    ForceCommand /bin/false
+    ChrootDirectory $BROKER_RUN
+CONF
+/usr/sbin/sshd -t -f "$WORK/sshd/sshd_config"
+/usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config" 2>"$WORK/sshd.log" &
+SSHD_PID=$!
+# reachable [PORT]: waits until the runner host can open a TCP connection to the broker's sshd.
+reachable() {
+  for _ in $(seq 100); do
+    "${ON_RUNNER_HOST[@]}" timeout 2 bash -c 'exec 3<>/dev/tcp/$0/$1' "$BROKER_ADDR" "${1:-$PORT}" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+reachable || fail "the runner host cannot reach the broker's sshd: $(cat "$WORK/sshd.log")"
+echo "[$BROKER_ADDR]:$PORT $(cat "$WORK/sshd/host_key.pub")" > "$CI_HOME/.ssh/known_hosts"
+chmod 644 "$CI_HOME/.ssh/known_hosts"
+
+# ci COMMAND...: on the runner host, as the runner host's account, its own HOME, nothing else.
+# One chain of execs, so a command started in the background has the pid in $!.
+CI_ACCOUNT=("${ON_RUNNER_HOST[@]}" setpriv --reuid="$CI" --regid="$CI" --init-groups
+  env -i PATH=/usr/bin:/bin HOME="$CI_HOME" GIT_CONFIG_NOSYSTEM=1)
+ci() { "${CI_ACCOUNT[@]}" "$@"; }
+LOCAL=$CI_HOME/agent.sock
+SSH_OPTIONS=(-F none -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10
+  -o ServerAliveInterval=2 -o ServerAliveCountMax=2)
+# accepts PATH: a unix socket at PATH takes connections (a stale socket file does not).
+accepts() { python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null; }
+# forward LOGIN KEY [SSH OPTIONS...]: ssh -N -L LOCAL:/agent.sock to the sshd on port
+# ${SSHD_PORT:-$PORT} in the background, its pid in FORWARD_PID; returns once the local socket
+# takes connections, non-zero if ssh exits first.
+forward() {
+  local login=$1 key=$2
+  shift 2
+  "${CI_ACCOUNT[@]}" ssh "${SSH_OPTIONS[@]}" -p "${SSHD_PORT:-$PORT}" -i "$key" -N -o ExitOnForwardFailure=yes "$@" \
+    -L "$LOCAL:/agent.sock" "$login@$BROKER_ADDR" 2>>"$WORK/forward.log" &
+  FORWARD_PID=$!
+  for _ in $(seq 100); do
+    kill -0 "$FORWARD_PID" 2>/dev/null && accepts "$LOCAL" && return 0
+    kill -0 "$FORWARD_PID" 2>/dev/null || { wait "$FORWARD_PID" || true; FORWARD_PID=; return 1; }
+    sleep 0.1
+  done
+  return 1
+}
+stop_forward() {
+  [ -n "$FORWARD_PID" ] || return 0
+  kill "-${1:-TERM}" "$FORWARD_PID"
+  wait "$FORWARD_PID" 2>/dev/null || true
+  FORWARD_PID=
+}
+# no_key SOCKET DESCRIPTION: ssh-add -L through SOCKET fails and lists no key (exit 1, or
+# SIGPIPE when the channel is closed under its request: either way a refusal).
+no_key() {
+  set +e
+  OUT=$(ci env SSH_AUTH_SOCK="$1" timeout 20 ssh-add -L 2>&1)
+  local got=$?
+  set -e
+  if [ "$got" -ne 0 ] && [ "$got" -ne 124 ] && [[ $OUT != *ssh-ed25519* ]]; then pass; else fail "$2: exit $got: $OUT"; fi
+}
+in_repo() { ci sh -c 'cd "$HOME/repo" && "$@"' sh "$@"; }
+signing_log=$WORK/broker/signing-log.jsonl
+records() { grep -c "\"consumer\":\"runner\",\"uid\":$RUN_UID,.*\"result\":\"ok\"" "$signing_log" || true; }
+
+# The runner host cannot reach the agent except through ssh.
+expect 2 "the runner host's account cannot use the agent's socket directly" -- \
+  ci env SSH_AUTH_SOCK="$SOCKET" timeout 20 ssh-add -L
+contains "Permission denied" "refused by the socket's mode"
+
+# The runner's login gets no shell and no TCP forwarding.
+expect 1 "no command runs for the runner's login" -- \
+  ci timeout 30 ssh "${SSH_OPTIONS[@]}" -p "$PORT" -i "$CI_HOME/.ssh/id_ed25519" "$RUN@$BROKER_ADDR" id
+[[ $OUT != *uid=* ]] && pass || fail "a command ran: $OUT"
+expect 255 "no TCP forwarding for the runner's login" -- \
+  ci timeout 30 ssh "${SSH_OPTIONS[@]}" -p "$PORT" -i "$CI_HOME/.ssh/id_ed25519" -W "$BROKER_ADDR:$PORT" "$RUN@$BROKER_ADDR"
+contains "administratively prohibited" "sshd refuses the TCP channel"
+
+# The forwarding, git configured by brokerkey git-config --agent on the runner host.
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come up: $(cat "$WORK/forward.log")"
+[ "$(stat -c %a:%U "$LOCAL")" = "600:$CI" ] && pass || fail "the forwarded socket is $(stat -c %a:%U "$LOCAL")"
+expect 0 "the runner sees the broker key through the forwarded socket" -- ci env SSH_AUTH_SOCK="$LOCAL" timeout 20 ssh-add -L
+[ "$(cut -d' ' -f1,2 <<<"$OUT")" = "$("$BROKERKEY" pubkey --format ssh | cut -d' ' -f1,2)" ] && pass || fail "ssh-add -L lists $OUT"
+expect 0 "git-config --agent on the runner host" -- \
+  ci "$BROKERKEY" git-config --agent "$LOCAL" --allowed-signers "$CI_HOME/allowed_signers" --global
+ci sh -c "$OUT" && pass || fail "the printed configuration does not apply"
+ci git config --global user.name "CI runner"
+ci git config --global user.email ci@acme.example
+ci git init -q "$CI_HOME/repo"
+in_repo sh -c 'echo one > one && git add one'
+expect 0 "git commit -S over the forwarded socket" -- in_repo timeout 60 git commit -q -S -m "signed from the runner host"
+expect 0 "git verify-commit" -- in_repo timeout 60 git verify-commit HEAD
+contains 'Good "git" signature for ci@acme.example with ED25519 key' "verify-commit verdict"
+FIRST=$(in_repo git rev-parse HEAD)
+expect 0 "git tag -s over the forwarded socket" -- in_repo timeout 60 git tag -s v1 -m "release 1"
+expect 0 "git verify-tag" -- in_repo timeout 60 git verify-tag v1
+[ "$(records)" -eq 2 ] && pass || fail "signing log: $(records) records for runner with uid $RUN_UID, expected 2"
+# The peer the agent sees is the broker host's sshd serving the runner's login.
+grep -q "\"consumer\":\"runner\",\"uid\":$RUN_UID,\"gid\":[0-9]*,\"pid\":[0-9]*,\"exe\":\"/usr/sbin/sshd\",\"via\":\"agent\".*\"purpose\":\"sshsig\",\"namespace\":\"git\",\"result\":\"ok\"" "$signing_log" \
+  && pass || fail "the signing log does not name the runner's sshd: $(tail -1 "$signing_log")"
+
+# Rotation: nothing changes on the runner host but the verifiers' allowed-signers file.
+"$BROKERKEY" rotate >/dev/null
+"$BROKERKEY" allowed-signers --principal ci@acme.example > "$CI_HOME/allowed_signers"
+in_repo sh -c 'echo two > two && git add two'
+expect 0 "after a rotation the same forwarding and configuration sign" -- in_repo timeout 60 git commit -q -S -m "after rotation"
+expect 0 "the new commit verifies" -- in_repo timeout 60 git verify-commit HEAD
+contains "$("$BROKERKEY" pubkey --format ssh | ssh-keygen -lf - | awk '{print $2}')" "signed by the new key"
+expect 0 "the earlier commit still verifies" -- in_repo timeout 60 git verify-commit "$FIRST"
+stop_forward
+
+# sshd settings that must hold: PermitOpen leaves no other socket of the broker host in reach
+# (not even the agent's own path outside the chroot), and without "port-forwarding" in the
+# key's options the forwarding is refused.
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes -L "$CI_HOME/outside.sock:$SOCKET" && pass || fail "second forwarding did not come up"
+no_key "$CI_HOME/outside.sock" "a socket path other than /agent.sock"
+grep -qF "Received request to connect to path $SOCKET, but the request was denied." "$WORK/sshd.log" && pass || fail "sshd did not refuse $SOCKET"
+stop_forward
+cp "$WORK/sshd/keys/$RUN" "$WORK/runner_key_line"
+sed 's/restrict,port-forwarding,/restrict,/' "$WORK/runner_key_line" > "$WORK/sshd/keys/$RUN"
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "forwarding (refused per channel) did not come up"
+no_key "$LOCAL" "restrict without port-forwarding"
+grep -qF "refused streamlocal port forward: originator  port 0, target /agent.sock" "$WORK/sshd.log" && pass || fail "sshd did not refuse the forwarding"
+stop_forward
+cp "$WORK/runner_key_line" "$WORK/sshd/keys/$RUN"
+# Why the Match block says "AllowTcpForwarding local" and fences with PermitOpen: sshd checks a
+# -L to a unix socket against the TCP forwarding permissions, so "no" refuses the agent too.
+PORT2=$(python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$BROKER_ADDR")
+sed -e "s/^ListenAddress .*/ListenAddress $BROKER_ADDR:$PORT2/" -e 's/AllowTcpForwarding local/AllowTcpForwarding no/' \
+  "$WORK/sshd/sshd_config" > "$WORK/sshd/sshd_config_no_tcp"
+grep -q '^    AllowTcpForwarding no$' "$WORK/sshd/sshd_config_no_tcp" || fail "the variant configuration was not made"
+/usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config_no_tcp" 2>"$WORK/sshd_no_tcp.log" &
+SSHD_NO_TCP_PID=$!
+echo "[$BROKER_ADDR]:$PORT2 $(cat "$WORK/sshd/host_key.pub")" >> "$CI_HOME/.ssh/known_hosts"
+reachable "$PORT2" || fail "the variant sshd is unreachable"
+SSHD_PORT=$PORT2 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "forwarding to the variant sshd did not come up"
+no_key "$LOCAL" "AllowTcpForwarding no"
+grep -qF "Received request to connect to path /agent.sock, but the request was denied." "$WORK/sshd_no_tcp.log" && pass || fail "AllowTcpForwarding no did not refuse the socket: $(cat "$WORK/sshd_no_tcp.log")"
+stop_forward
+kill "$SSHD_NO_TCP_PID"; wait "$SSHD_NO_TCP_PID" 2>/dev/null || true; SSHD_NO_TCP_PID=
+
+# A broker-host account that logs in the same way but is no consumer: refused by the agent.
+forward "$STRANGER" "$WORK/stranger_key" -o StreamLocalBindUnlink=yes && pass || fail "the stranger's forwarding did not come up: $(tail -3 "$WORK/forward.log")"
+no_key "$LOCAL" "the stranger's forwarded socket"
+in_repo sh -c 'echo three > three && git add three'
+expect 128 "git commit -S as the stranger fails cleanly" -- in_repo timeout 60 git commit -q -S -m "stranger"
+contains "failed to write commit object" "git's message"
+grep -q "uid $STRANGER_UID .*refused: uid $STRANGER_UID maps to no consumer" "$WORK/agent.log" && pass || fail "the agent did not log the stranger's refusal: $(cat "$WORK/agent.log")"
+grep -q "\"uid\":$STRANGER_UID," "$signing_log" && fail "the signing log names the stranger" || pass
+stop_forward
+
+# The forwarding dropped: ssh killed (its socket file left behind, as after a crash).
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back"
+expect 0 "signing again" -- in_repo timeout 60 git commit -q -S -m "runner again"
+stop_forward KILL
+[ -S "$LOCAL" ] && pass || fail "expected the killed ssh's socket file to remain"
+started=$SECONDS
+expect 128 "ssh killed: git commit -S fails cleanly" -- in_repo timeout 60 git commit -q -S --allow-empty -m "no forwarding"
+contains "failed to write commit object" "git's message"
+[ $((SECONDS - started)) -lt 20 ] && pass || fail "git took $((SECONDS - started)) s to fail"
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" && fail "without StreamLocalBindUnlink a stale socket should block the forwarding" || pass
+grep -q "Address already in use" "$WORK/forward.log" && pass || fail "ssh did not say why: $(tail -3 "$WORK/forward.log")"
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
+expect 0 "signing resumes on a new forwarding" -- in_repo timeout 60 git commit -q -S --allow-empty -m "forwarding back"
+expect 0 "and verifies" -- in_repo timeout 60 git verify-commit HEAD
+
+# The network dropped under a live forwarding (the runner host in its own namespace only):
+# ssh's keepalives end it, and git fails instead of waiting for TCP to give up.
+if [ -n "$NETNS" ]; then
+  ip link set "$VETH_HOST" down
+  started=$SECONDS
+  expect 128 "network down: git commit -S fails cleanly" -- in_repo timeout 60 git commit -q -S --allow-empty -m "network down"
+  [ $((SECONDS - started)) -lt 30 ] && pass || fail "git took $((SECONDS - started)) s to fail"
+  for _ in $(seq 100); do kill -0 "$FORWARD_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$FORWARD_PID" 2>/dev/null && fail "ssh is still running with the network down" || pass
+  wait "$FORWARD_PID" 2>/dev/null || true
+  FORWARD_PID=
+  ip link set "$VETH_HOST" up
+  reachable || fail "the broker's sshd unreachable once the network is back"
+  forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "no forwarding once the network is back: $(tail -3 "$WORK/forward.log")"
+  expect 0 "signing resumes once the network is back" -- in_repo timeout 60 git commit -q -S --allow-empty -m "network back"
+fi
+
+# The runner's consumer removed: its live forwarding signs nothing from the next request.
+"$BROKERKEY" consumer remove runner >/dev/null
+expect 128 "after consumer remove the runner signs nothing" -- in_repo timeout 60 git commit -q -S --allow-empty -m "removed"
+grep -q "refused: uid $RUN_UID maps to no consumer" "$WORK/agent.log" && pass || fail "the agent did not log the removed runner's refusal"
+"$BROKERKEY" consumer add runner --user "$RUN" >/dev/null
+expect 0 "mapped again, it signs again" -- in_repo timeout 60 git commit -q -S --allow-empty -m "mapped again"
+
+# The other direction: the broker host's account (the consumer) connects to the runner host
+# and forwards the agent's socket there with ssh -R; the runner host's sshd creates it. The
+# agent's peer is then that account's own ssh.
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd/runner_host_key"
+ssh-keygen -q -t ed25519 -N '' -C "broker-host runner" -f "$WORK/push_key"
+chown "$RUN" "$WORK/push_key"
+mkdir -m 0755 "$WORK/runner-sshd"
+echo "restrict,port-forwarding,command=\"/bin/false\" $(cat "$WORK/push_key.pub")" > "$WORK/runner-sshd/$CI"
+chmod 644 "$WORK/runner-sshd/$CI"
+RPORT=$("${ON_RUNNER_HOST[@]}" python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$RUNNER_ADDR")
+cat > "$WORK/runner-sshd/sshd_config" <<CONF
+ListenAddress $RUNNER_ADDR:$RPORT
+HostKey $WORK/sshd/runner_host_key
+AuthorizedKeysFile $WORK/runner-sshd/%u
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+AllowStreamLocalForwarding remote
+StreamLocalBindUnlink yes
+CONF
+"${ON_RUNNER_HOST[@]}" /usr/sbin/sshd -D -e -f "$WORK/runner-sshd/sshd_config" 2>"$WORK/runner-sshd.log" &
+RUNNER_SSHD_PID=$!
+echo "[$RUNNER_ADDR]:$RPORT $(cat "$WORK/sshd/runner_host_key.pub")" > "$WORK/runner_known_hosts"
+chmod 644 "$WORK/runner_known_hosts"
+for _ in $(seq 50); do "${ON_RUNNER_HOST[@]}" timeout 2 bash -c 'exec 3<>/dev/tcp/$0/$1' "$RUNNER_ADDR" "$RPORT" 2>/dev/null && break; sleep 0.1; done
+PUSHED=$CI_HOME/pushed-agent.sock
+setpriv --reuid="$RUN" --regid="$GROUP" --init-groups env -i PATH=/usr/bin:/bin HOME=/nonexistent \
+  ssh -F none -o BatchMode=yes -o IdentitiesOnly=yes -i "$WORK/push_key" -o UserKnownHostsFile="$WORK/runner_known_hosts" \
+  -o ServerAliveInterval=2 -o ServerAliveCountMax=2 -o ExitOnForwardFailure=yes -N -p "$RPORT" \
+  -R "$PUSHED:$SOCKET" "$CI@$RUNNER_ADDR" 2>>"$WORK/push.log" &
+PUSH_PID=$!
+for _ in $(seq 100); do accepts "$PUSHED" && break; kill -0 "$PUSH_PID" 2>/dev/null || break; sleep 0.1; done
+accepts "$PUSHED" && pass || fail "ssh -R did not forward the socket: $(cat "$WORK/push.log" "$WORK/runner-sshd.log")"
+[ "$(stat -c %a:%U "$PUSHED")" = "600:$CI" ] && pass || fail "the pushed socket is $(stat -c %a:%U "$PUSHED")"
+expect 0 "git-config --agent for the pushed socket" -- \
+  ci "$BROKERKEY" git-config --agent "$PUSHED" --allowed-signers "$CI_HOME/allowed_signers" --global
+ci sh -c "$OUT"
+before=$(records)
+expect 0 "git commit -S over a socket forwarded with ssh -R" -- in_repo timeout 60 git commit -q -S --allow-empty -m "pushed socket"
+expect 0 "and verifies" -- in_repo timeout 60 git verify-commit HEAD
+[ "$(records)" -eq $((before + 1)) ] && pass || fail "no signing record for the pushed socket"
+tail -1 "$signing_log" | grep -q "\"consumer\":\"runner\",\"uid\":$RUN_UID,.*\"exe\":\"/usr/bin/ssh\"" && pass || fail "the record does not name the runner account's ssh: $(tail -1 "$signing_log")"
+kill "$PUSH_PID"; wait "$PUSH_PID" 2>/dev/null || true; PUSH_PID=
+expect 0 "git-config --agent back to the -L socket" -- \
+  ci "$BROKERKEY" git-config --agent "$LOCAL" --allowed-signers "$CI_HOME/allowed_signers" --global
+ci sh -c "$OUT"
+
+# Revocation: the runner's forwarding stays, the agent signs nothing.
+"$BROKERKEY" revoke "$("$BROKERKEY" fingerprint)" --reason "test" >/dev/null
+expect 128 "after a revocation nothing signs" -- in_repo timeout 60 git commit -q -S --allow-empty -m "revoked"
+stop_forward
+expect 0 "audit verify" -- "$BROKERKEY" audit verify
+[ "$failures" -eq 0 ] || cat "$WORK/forward.log" "$WORK/sshd.log" "$WORK/agent.log" >&2
+finish
