@@ -188,7 +188,9 @@ BOOST_AUTO_TEST_CASE(concurrent_clients_while_the_ledger_rotates) {
         }
         // As a client does: list the identities again and sign with what is listed now.
         ids = agent_client.identities();
-        if (!ids.ok || ids.keys.size() != 1) return problem("identities after a refusal: " + ids.problem);
+        if (!ids.ok || ids.keys.size() != 1) {
+          return problem("identities after a refusal: " + (ids.ok ? std::to_string(ids.keys.size()) + " keys" : ids.problem));
+        }
         if (ids.keys[0] == key) return problem("refused, yet the agent still lists the key it refused");
         key = ids.keys[0];
       } else {
@@ -214,7 +216,7 @@ BOOST_AUTO_TEST_CASE(concurrent_clients_while_the_ledger_rotates) {
   for (auto& thread : threads) thread.join();
 
   for (const std::string& problem : unexpected) BOOST_ERROR(problem);
-  BOOST_REQUIRE(unexpected.empty());
+  BOOST_REQUIRE_MESSAGE(unexpected.empty(), "agent log: " << agent.log_text());
   BOOST_TEST(received.size() >= std::size_t{kClients * kEach});
 
   LedgerState state = Ledger(setup.config.ledger).state();
