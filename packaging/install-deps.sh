@@ -7,6 +7,8 @@ packages=(
   libssl-dev libp11-kit-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client valgrind
+  # fuzz/agent_seeds.py records real clients' frames to the agent; fuzz/module_seeds.py
+  python3
   # fuzz/run.sh: clang only recommends libFuzzer's and the sanitizers' runtimes, and the
   # sanitizers name functions in their reports through llvm-symbolizer (package llvm).
   clang libclang-rt-14-dev llvm
