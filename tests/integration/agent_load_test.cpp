@@ -516,6 +516,12 @@ BOOST_AUTO_TEST_CASE(hostile_clients_do_not_disturb_others) {
                                             << " ms for one signature");
   BOOST_CHECK(agent.running());
   BOOST_CHECK_EQUAL(agent.stop(), 0);
+  // The agent says why it cut each one off.
+  std::string said = agent.log_text();
+  for (std::string line : {"frame of 0 bytes", "frame of 307200 bytes", "frame of 262145 bytes",
+                           "frame incomplete in time", "malformed request", "refused message type 19"}) {
+    BOOST_CHECK_MESSAGE(said.find(line) != std::string::npos, "the agent's log lacks '" << line << "': " << said);
+  }
   setup.verified_signing_log();
 }
 
