@@ -7,7 +7,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -26,7 +28,8 @@ namespace agent = brokerkey::agent;
 namespace fs = std::filesystem;
 
 constexpr const char* kUsage =
-    "Usage: brokerkey-agent [--config FILE] [--socket PATH]\n"
+    "Usage: brokerkey-agent [--config FILE] [--socket PATH] [--idle-timeout SECONDS]\n"
+    "                       [--frame-timeout SECONDS] [--max-connections N]\n"
     "\n"
     "Serves the broker key over the ssh-agent protocol (RFC 9987) on a unix socket: stock\n"
     "ssh-add, ssh-keygen -Y sign, ssh and git sign through it with SSH_AUTH_SOCK=PATH.\n"
@@ -39,18 +42,40 @@ constexpr const char* kUsage =
     "                  ~/.config/brokerkey/brokerkey.conf, else /etc/brokerkey/brokerkey.conf)\n"
     "  --socket PATH   listen on PATH (default: the configuration's agent.socket); ignored\n"
     "                  when systemd passes a socket (socket activation)\n"
+    "  --idle-timeout SECONDS\n"
+    "                  close a connection that starts no request for this long (1-3600,\n"
+    "                  default 60)\n"
+    "  --frame-timeout SECONDS\n"
+    "                  close a connection whose request has not arrived whole this long\n"
+    "                  after it began, or whose answer is not taken (1-300, default 10)\n"
+    "  --max-connections N\n"
+    "                  connections open at once; a further one is closed at accept\n"
+    "                  (1-4096, default 128)\n"
     "  --help          show this text\n"
     "  --version       show the version\n";
 
 struct Options {
   std::optional<fs::path> config;
   std::optional<fs::path> socket;
+  agent::ServerLimits limits;
 };
+
+// A whole decimal number within [low, high]; nullopt otherwise.
+std::optional<long> bounded_number(const char* text, long low, long high) {
+  char* end = nullptr;
+  errno = 0;
+  long value = std::strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value < low || value > high) return std::nullopt;
+  return value;
+}
 
 // Exit status 2 with one line on a usage error, as the keytool does.
 std::optional<Options> parse_options(int argc, char** argv, int& status) {
   static const struct option kLong[] = {{"config", required_argument, nullptr, 'c'},
                                         {"socket", required_argument, nullptr, 's'},
+                                        {"idle-timeout", required_argument, nullptr, 'i'},
+                                        {"frame-timeout", required_argument, nullptr, 'f'},
+                                        {"max-connections", required_argument, nullptr, 'm'},
                                         {"help", no_argument, nullptr, 'h'},
                                         {"version", no_argument, nullptr, 'V'},
                                         {nullptr, 0, nullptr, 0}};
@@ -60,6 +85,28 @@ std::optional<Options> parse_options(int argc, char** argv, int& status) {
     switch (c) {
       case 'c': options.config = optarg; break;
       case 's': options.socket = optarg; break;
+      case 'i':
+      case 'f':
+      case 'm': {
+        struct Bound {
+          const char* name;
+          long low, high;
+        };
+        Bound bound = c == 'i' ? Bound{"--idle-timeout", 1, 3600}
+                      : c == 'f' ? Bound{"--frame-timeout", 1, 300}
+                                 : Bound{"--max-connections", 1, 4096};
+        std::optional<long> value = bounded_number(optarg, bound.low, bound.high);
+        if (!value) {
+          std::cerr << "brokerkey-agent: " << bound.name << " takes a whole number from " << bound.low
+                    << " to " << bound.high << ", not '" << optarg << "'\n";
+          status = 2;
+          return std::nullopt;
+        }
+        if (c == 'i') options.limits.idle_timeout = std::chrono::seconds(*value);
+        if (c == 'f') options.limits.frame_timeout = std::chrono::seconds(*value);
+        if (c == 'm') options.limits.max_connections = static_cast<std::size_t>(*value);
+        break;
+      }
       case 'h': std::cout << kUsage; status = 0; return std::nullopt;
       case 'V': std::cout << "brokerkey-agent " << brokerkey::kVersion << "\n"; status = 0; return std::nullopt;
       default:
@@ -126,7 +173,7 @@ int serve(const Options& options) {
     where = path.string();
   }
   agent::AgentService service(config, backend, signing_log ? &*signing_log : nullptr);
-  agent::Server server(listener.get(), service);
+  agent::Server server(listener.get(), service, options.limits);
   agent::log(agent::Level::notice, std::string("brokerkey-agent ") + brokerkey::kVersion + " serving " + config.file.string() +
                                        " on " + where);
   // Type=notify (packaging/brokerkey-agent.service): ready once the backend is open and the

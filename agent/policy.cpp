@@ -10,7 +10,7 @@ Identification identify(const LedgerState& state, const Peer& peer) {
     if (policy.uids.count(peer.uid)) return {name, {}};
     bool member = policy.groups.count(peer.gid) > 0 ||
                   std::any_of(peer.groups.begin(), peer.groups.end(),
-                              [&](gid_t g) { return policy.groups.count(g) > 0; });
+                              [&groups = policy.groups](gid_t g) { return groups.count(g) > 0; });
     if (member) by_group.push_back(name);
   }
   if (by_group.size() == 1) return {by_group.front(), {}};

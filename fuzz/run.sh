@@ -2,16 +2,20 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan + coverage on the core, the module and
 # the keytool) and runs each for a bounded time on a copy of its committed seed corpus, so new
 # corpus entries never land in the repository. Any finding fails the run and names the input.
-# Usage: bash fuzz/run.sh [BUILD_DIR]     (default build-fuzz; FUZZ_SECONDS=30 per target)
+# Usage: bash fuzz/run.sh [BUILD_DIR]     (default build-fuzz; FUZZ_SECONDS=30 per target;
+#        FUZZ_TARGETS="agent uri" builds and runs only those, default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-fuzz}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROKERKEY_FUZZ=ON \
   -DBROKERKEY_TESTS=OFF >/dev/null
-targets=(config ledger uri cms module)
 # The longest input each target is given: a few times its largest real input.
-declare -A max_len=([config]=4096 [ledger]=8192 [uri]=1024 [cms]=6144 [module]=1024)
+declare -A max_len=([config]=4096 [ledger]=8192 [uri]=1024 [cms]=6144 [module]=1024 [agent]=4096)
+read -r -a targets <<<"${FUZZ_TARGETS:-config ledger uri cms module agent}"
+for target in "${targets[@]}"; do
+  [ -n "${max_len[$target]:-}" ] || { echo "fuzz: no target '$target' (${!max_len[*]})" >&2; exit 2; }
+done
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]/%/_fuzz}"
 
 WORK=$(mktemp -d /tmp/brokerkey-fuzz-run-XXXXXX)

@@ -6,7 +6,9 @@ packages=(
   build-essential cmake pkg-config libsystemd-dev
   libssl-dev libp11-kit-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
-  softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client openssh-server python3 valgrind
+  softhsm2 p11-kit opensc gnutls-bin openssl git openssh-client openssh-server valgrind
+  # fuzz/agent_seeds.py records real clients' frames to the agent; fuzz/module_seeds.py
+  python3
   # brokerkey-agent's units: systemd-analyze, systemd-socket-activate, sysusers, tmpfiles.
   systemd
   # agent_remote_test: the runner host in a network namespace of its own (ip netns, veth)
