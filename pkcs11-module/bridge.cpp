@@ -22,11 +22,6 @@ constexpr std::size_t kMaxPinLength = 256;  // what CK_TOKEN_INFO announces
 
 std::mutex g_initialize_mutex;
 
-SlotRole slot_role(CK_SLOT_ID slot) {
-  if (slot >= kSlotCount) throw Error(CKR_SLOT_ID_INVALID, "no slot " + std::to_string(slot));
-  return static_cast<SlotRole>(slot);
-}
-
 template <std::size_t N>
 void pad(unsigned char (&field)[N], std::string_view text) {
   std::memset(field, ' ', N);
@@ -121,6 +116,11 @@ CK_RV finish_verify(VerifyOperation op, ByteView signature) {
 }
 
 }  // namespace
+
+SlotRole slot_role(CK_SLOT_ID slot) {
+  if (slot >= kSlotCount) throw Error(CKR_SLOT_ID_INVALID, "no slot " + std::to_string(slot));
+  return static_cast<SlotRole>(slot);
+}
 
 ByteView input(const CK_BYTE* data, CK_ULONG length) {
   if (!data && length > 0) throw arguments_bad("NULL data with a non-zero length");
@@ -237,7 +237,9 @@ CK_RV get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   pad(info->serialNumber, key->fingerprint.hex().substr(0, 16));
   // Not CKF_WRITE_PROTECTED: the spec would then require refusing read-write sessions, and
   // OpenSSH opens only those. Every write is refused call by call instead (refusals.cpp).
-  info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED;
+  // CKF_SO_PIN_LOCKED: there is no security officer, so no SO login can succeed (refusals.cpp).
+  info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED |
+                CKF_SO_PIN_LOCKED;
   info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
   info->ulSessionCount = state->sessions().count(role, false);
   info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
@@ -324,7 +326,7 @@ CK_RV get_session_info(CK_SESSION_HANDLE handle, CK_SESSION_INFO_PTR info) {
 CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
   auto state = current_state();
   auto session = state->sessions().get(handle);
-  if (user_type == CKU_SO) throw action_prohibited("brokerkey has no security officer");
+  if (user_type == CKU_SO) return refuse(Refused::login_so, RefusedCall::in_session(handle));
   if (user_type == CKU_CONTEXT_SPECIFIC) {
     throw Error(CKR_OPERATION_NOT_INITIALIZED, "no operation needs context-specific login");
   }
