@@ -63,6 +63,7 @@ CK_RV get_session_info(CK_SESSION_HANDLE session, CK_SESSION_INFO_PTR info);
 CK_RV login(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, ByteView pin);
 CK_RV logout(CK_SESSION_HANDLE session);
 
+CK_RV get_object_size(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ULONG_PTR size);
 CK_RV get_attribute_value(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                           std::span<CK_ATTRIBUTE> template_);
 CK_RV find_objects_init(CK_SESSION_HANDLE session, std::span<CK_ATTRIBUTE> template_);
@@ -92,7 +93,7 @@ enum class Refused {
   init_token, init_pin, set_pin, login_so, create_object, copy_object, destroy_object,
   set_attribute_value, generate_key, generate_key_pair, wrap_key, unwrap_key, derive_key,
   // Not offered: brokerkey signs and verifies with one Ed25519 key, nothing else.
-  get_operation_state, set_operation_state, get_object_size, encrypt, decrypt, digest,
+  get_operation_state, set_operation_state, encrypt, decrypt, digest,
   sign_recover, verify_recover, dual_function, seed_random, wait_for_slot_event,
   function_status, cancel_function,
 };
@@ -102,13 +103,19 @@ struct RefusedCall {
   std::optional<CK_SESSION_HANDLE> session;
   std::optional<CK_SLOT_ID> slot;
   std::optional<CK_OBJECT_HANDLE> object;  // only with a session
+  // A NULL pointer with a non-zero length among its arguments: CKR_ARGUMENTS_BAD, after the
+  // session check (section 5.1's order).
+  bool arguments_bad = false;
 
   static RefusedCall in_session(std::optional<CK_SESSION_HANDLE> session) {
-    return {session, std::nullopt, std::nullopt};
+    return {session, std::nullopt, std::nullopt, false};
   }
-  static RefusedCall on_slot(CK_SLOT_ID slot) { return {std::nullopt, slot, std::nullopt}; }
+  static RefusedCall on_slot(CK_SLOT_ID slot) { return {std::nullopt, slot, std::nullopt, false}; }
   static RefusedCall on_object(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
-    return {session, std::nullopt, object};
+    return {session, std::nullopt, object, false};
+  }
+  static RefusedCall with_input(CK_SESSION_HANDLE session, const void* data, CK_ULONG length) {
+    return {session, std::nullopt, std::nullopt, data == nullptr && length > 0};
   }
 };
 // Checks initialisation, the session handle and the slot first, as every other call does,

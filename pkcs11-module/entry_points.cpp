@@ -56,7 +56,8 @@ using Refused = bridge::Refused;
 // REFUSE_ON(name, call, target): one that names a slot or an object, target being
 // on_slot(slot) or on_object(session, object) (bridge::RefusedCall).
 #define REFUSE(name, call, session) \
-  guarded(name, [&] { return bridge::refuse(Refused::call, bridge::RefusedCall::in_session(session)); })
+  guarded(name,                     \
+          [&] { return bridge::refuse(Refused::call, bridge::RefusedCall::in_session(session)); })
 #define REFUSE_ON(name, call, target) \
   guarded(name, [&] { return bridge::refuse(Refused::call, bridge::RefusedCall::target); })
 
@@ -144,8 +145,10 @@ BROKERKEY_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE
 BROKERKEY_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject) {
   return REFUSE_ON("C_DestroyObject", destroy_object, on_object(hSession, hObject));
 }
-BROKERKEY_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE, CK_ULONG_PTR) {
-  return REFUSE("C_GetObjectSize", get_object_size, hSession);
+BROKERKEY_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                       CK_ULONG_PTR pulSize) {
+  return guarded("C_GetObjectSize",
+                 [&] { return bridge::get_object_size(hSession, hObject, pulSize); });
 }
 BROKERKEY_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
                                            CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount) {
@@ -315,8 +318,8 @@ BROKERKEY_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR,
                                    CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR) {
   return REFUSE("C_DeriveKey", derive_key, hSession);
 }
-BROKERKEY_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR, CK_ULONG) {
-  return REFUSE("C_SeedRandom", seed_random, hSession);
+BROKERKEY_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen) {
+  return REFUSE_ON("C_SeedRandom", seed_random, with_input(hSession, pSeed, ulSeedLen));
 }
 BROKERKEY_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData,
                                         CK_ULONG ulRandomLen) {

@@ -25,7 +25,8 @@
 //   in, CKR_SESSION_READ_ONLY_EXISTS while a read-only session is open (the spec's two rules),
 //   else CKR_PIN_LOCKED: no SO PIN can ever be right, and CK_TOKEN_INFO says so with
 //   CKF_SO_PIN_LOCKED.
-// - C_SeedRandom: CKR_RANDOM_SEED_NOT_SUPPORTED; C_GetFunctionStatus, C_CancelFunction (legacy):
+// - C_SeedRandom: CKR_RANDOM_SEED_NOT_SUPPORTED (CKR_ARGUMENTS_BAD first for a NULL seed with a
+//   length); C_GetFunctionStatus, C_CancelFunction (legacy):
 //   CKR_FUNCTION_NOT_PARALLEL; both from the functions' own lists.
 //
 // tests/integration/module_return_codes_test.cpp checks every refusal against its function's
@@ -48,24 +49,27 @@ std::shared_ptr<const Object> visible_object(ModuleState& state, const Session& 
   return object;
 }
 
-Error refusal(ModuleState& state, Refused call, const RefusedCall& target,
-              const Session* session) {
+Error refusal(ModuleState& state, Refused call, const RefusedCall& target, const Session* session) {
   // Calls with an object need a session: entry_points.cpp always passes one with it.
   auto object = [&] { return visible_object(state, *session, *target.object); };
   switch (call) {
     case Refused::init_token:
-      return Error(CKR_TOKEN_WRITE_PROTECTED, "the broker token is set up only by 'brokerkey init'");
+      return Error(CKR_TOKEN_WRITE_PROTECTED,
+                   "the broker token is set up only by 'brokerkey init'");
     case Refused::set_pin:
       return Error(CKR_TOKEN_WRITE_PROTECTED,
                    "consumer PINs are kept by 'brokerkey consumer', not on the token");
     case Refused::init_pin:
-      return Error(CKR_USER_NOT_LOGGED_IN, "C_InitPIN needs a security officer; brokerkey has none");
+      return Error(CKR_USER_NOT_LOGGED_IN,
+                   "C_InitPIN needs a security officer; brokerkey has none");
     case Refused::login_so: {
       if (state.sessions().consumer(session->slot)) {
         return Error(CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "a consumer is logged in");
       }
-      if (state.sessions().count(session->slot, false) > state.sessions().count(session->slot, true)) {
-        return Error(CKR_SESSION_READ_ONLY_EXISTS, "the SO cannot log in while a read-only session is open");
+      if (state.sessions().count(session->slot, false) >
+          state.sessions().count(session->slot, true)) {
+        return Error(CKR_SESSION_READ_ONLY_EXISTS,
+                     "the SO cannot log in while a read-only session is open");
       }
       return Error(CKR_PIN_LOCKED, "brokerkey has no security officer");
     }
@@ -83,7 +87,8 @@ Error refusal(ModuleState& state, Refused call, const RefusedCall& target,
       return Error(CKR_ACTION_PROHIBITED, "every object is CKA_MODIFIABLE=FALSE");
     case Refused::destroy_object:
       if (!object()) return Error(CKR_OBJECT_HANDLE_INVALID, "no such object");
-      return Error(CKR_ACTION_PROHIBITED, "objects are destroyed only by 'brokerkey retire/revoke'");
+      return Error(CKR_ACTION_PROHIBITED,
+                   "objects are destroyed only by 'brokerkey retire/revoke'");
     case Refused::wrap_key: {
       auto key = object();
       if (key && key->object_class() == CKO_PRIVATE_KEY) {
@@ -96,7 +101,6 @@ Error refusal(ModuleState& state, Refused call, const RefusedCall& target,
     }
     case Refused::get_operation_state:
     case Refused::set_operation_state:
-    case Refused::get_object_size:
     case Refused::encrypt:
     case Refused::decrypt:
     case Refused::digest:
@@ -122,6 +126,7 @@ CK_RV refuse(Refused call, const RefusedCall& target) {
   auto state = current_state();
   std::shared_ptr<Session> session;
   if (target.session) session = state->sessions().get(*target.session);
+  if (target.arguments_bad) throw arguments_bad("NULL data with a non-zero length");
   if (target.slot) {
     SlotRole role = slot_role(*target.slot);
     if (!state->view()->slot(role).key) throw Error(CKR_TOKEN_NOT_PRESENT, "no token in that slot");
