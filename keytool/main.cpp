@@ -31,7 +31,8 @@ void print_overview() {
     std::printf("  %-16s %s\n", std::string(command->name).c_str(),
                 std::string(command->summary).c_str());
   }
-  std::cout << "\n'brokerkey COMMAND --help' describes one command. The configuration is found\n"
+  std::cout << "\n'brokerkey COMMAND --help' describes one command; 'brokerkey --version' tells the\n"
+               "version and whether this is a test build. The configuration is found\n"
                "through $BROKERKEY_CONF, ~/.config/brokerkey/brokerkey.conf or\n"
                "/etc/brokerkey/brokerkey.conf.\n\n"
                "Options:\n"
@@ -49,6 +50,11 @@ int main(int argc, char** argv) {
   }
   if (words[0] == "--version") {
     std::cout << "brokerkey " << brokerkey::kVersion << "\n";
+#ifdef BROKERKEY_TEST_HOOKS
+    // Tests check this line to know that the clock and the crash points can be moved.
+    std::cout << "test hooks: compiled in (BROKERKEY_TEST_NOW, BROKERKEY_TEST_CRASH_AT are honoured):"
+                 " a test build, not for production\n";
+#endif
     return 0;
   }
   const Command* command = nullptr;

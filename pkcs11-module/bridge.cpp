@@ -25,11 +25,6 @@ constexpr CK_VERSION kLibraryVersion{static_cast<CK_BYTE>(kVersionMajor), static
 
 std::mutex g_initialize_mutex;
 
-SlotRole slot_role(CK_SLOT_ID slot) {
-  if (slot >= kSlotCount) throw Error(CKR_SLOT_ID_INVALID, "no slot " + std::to_string(slot));
-  return static_cast<SlotRole>(slot);
-}
-
 template <std::size_t N>
 void pad(unsigned char (&field)[N], std::string_view text) {
   std::memset(field, ' ', N);
@@ -124,6 +119,11 @@ CK_RV finish_verify(VerifyOperation op, ByteView signature) {
 }
 
 }  // namespace
+
+SlotRole slot_role(CK_SLOT_ID slot) {
+  if (slot >= kSlotCount) throw Error(CKR_SLOT_ID_INVALID, "no slot " + std::to_string(slot));
+  return static_cast<SlotRole>(slot);
+}
 
 ByteView input(const CK_BYTE* data, CK_ULONG length) {
   if (!data && length > 0) throw arguments_bad("NULL data with a non-zero length");
@@ -240,7 +240,10 @@ CK_RV get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   pad(info->serialNumber, key->fingerprint.hex().substr(0, 16));
   // Not CKF_WRITE_PROTECTED: the spec would then require refusing read-write sessions, and
   // OpenSSH opens only those. Every write is refused call by call instead (refusals.cpp).
-  info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED;
+  // CKF_SO_PIN_LOCKED: there is no security officer, so no SO login can succeed (refusals.cpp).
+  info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED |
+                CKF_SO_PIN_LOCKED;
+  if (state->sessions().wrong_pin_since_login(role)) info->flags |= CKF_USER_PIN_COUNT_LOW;
   info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
   info->ulSessionCount = state->sessions().count(role, false);
   info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
@@ -327,7 +330,7 @@ CK_RV get_session_info(CK_SESSION_HANDLE handle, CK_SESSION_INFO_PTR info) {
 CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
   auto state = current_state();
   auto session = state->sessions().get(handle);
-  if (user_type == CKU_SO) throw action_prohibited("brokerkey has no security officer");
+  if (user_type == CKU_SO) return refuse(Refused::login_so, RefusedCall::in_session(handle));
   if (user_type == CKU_CONTEXT_SPECIFIC) {
     throw Error(CKR_OPERATION_NOT_INITIALIZED, "no operation needs context-specific login");
   }
@@ -335,7 +338,11 @@ CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
   if (state->sessions().consumer(session->slot)) {
     throw Error(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
   }
-  if (pin.empty()) throw Error(CKR_PIN_INCORRECT, "empty PIN");
+  auto wrong_pin = [&](const char* why) {
+    state->sessions().set_wrong_pin_since_login(session->slot, true);
+    return Error(CKR_PIN_INCORRECT, why);
+  };
+  if (pin.empty()) throw wrong_pin("empty PIN");
   if (pin.size() > kMaxPinLength) throw Error(CKR_PIN_LEN_RANGE, "PIN longer than 256 bytes");
   // A consumer PIN is "<consumer>:<secret>" (consumer add prints it). The config is read anew,
   // so a consumer added or removed since C_Initialize counts at once.
@@ -347,8 +354,9 @@ CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
   // An unknown name costs the same scrypt as a known one, so timing does not reveal names.
   static const ConsumerEntry unknown = make_consumer_entry("unknown", Secret("unknown:pin"));
   bool matches = pin_matches(consumer ? *consumer : unknown, text);
-  if (!consumer || !matches) throw Error(CKR_PIN_INCORRECT, "consumer PIN rejected");
+  if (!consumer || !matches) throw wrong_pin("consumer PIN rejected");
   state->sessions().set_consumer(session->slot, consumer->name);
+  state->sessions().set_wrong_pin_since_login(session->slot, false);
   return CKR_OK;
 }
 
@@ -369,6 +377,18 @@ CK_RV get_attribute_value(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object_hand
     throw Error(CKR_OBJECT_HANDLE_INVALID, "no object " + std::to_string(object_handle));
   }
   return object->get_attribute_values(template_);
+}
+
+CK_RV get_object_size(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object_handle, CK_ULONG_PTR size) {
+  auto state = current_state();
+  auto session = state->sessions().get(handle);
+  auto object = state->view()->object(object_handle);
+  if (!object || (object->is_private() && !state->sessions().consumer(object->slot()))) {
+    throw Error(CKR_OBJECT_HANDLE_INVALID, "no object " + std::to_string(object_handle));
+  }
+  if (!size) throw arguments_bad("NULL pulSize");
+  *size = object->size();
+  return CKR_OK;
 }
 
 CK_RV find_objects_init(CK_SESSION_HANDLE handle, std::span<CK_ATTRIBUTE> template_) {

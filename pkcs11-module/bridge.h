@@ -11,6 +11,7 @@
 
 #include "core/bytes.h"
 #include "core/pkcs11.h"
+#include "objects.h"
 
 namespace brokerkey::bridge {
 
@@ -62,6 +63,7 @@ CK_RV get_session_info(CK_SESSION_HANDLE session, CK_SESSION_INFO_PTR info);
 CK_RV login(CK_SESSION_HANDLE session, CK_USER_TYPE user_type, ByteView pin);
 CK_RV logout(CK_SESSION_HANDLE session);
 
+CK_RV get_object_size(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ULONG_PTR size);
 CK_RV get_attribute_value(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                           std::span<CK_ATTRIBUTE> template_);
 CK_RV find_objects_init(CK_SESSION_HANDLE session, std::span<CK_ATTRIBUTE> template_);
@@ -81,18 +83,43 @@ CK_RV verify_final(CK_SESSION_HANDLE session, Input signature);
 
 CK_RV generate_random(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG length);
 
+// The slot's role; throws CKR_SLOT_ID_INVALID for a slot brokerkey does not have.
+SlotRole slot_role(CK_SLOT_ID slot);
+
 // refusals.cpp: every call brokerkey does not perform, with its return code, in one place.
 enum class Refused {
-  // Would create, change, copy or destroy an object, or change a PIN or the token.
-  init_token, init_pin, set_pin, create_object, copy_object, destroy_object,
+  // Would create, change, copy or destroy an object, or change a PIN or the token, or log in
+  // the security officer brokerkey does not have.
+  init_token, init_pin, set_pin, login_so, create_object, copy_object, destroy_object,
   set_attribute_value, generate_key, generate_key_pair, wrap_key, unwrap_key, derive_key,
   // Not offered: brokerkey signs and verifies with one Ed25519 key, nothing else.
-  get_operation_state, set_operation_state, get_object_size, encrypt, decrypt, digest,
+  get_operation_state, set_operation_state, encrypt, decrypt, digest,
   sign_recover, verify_recover, dual_function, seed_random, wait_for_slot_event,
   function_status, cancel_function,
 };
-// Checks initialisation (and the session handle, when the call has one) first, as every
-// other call does, then returns the refusal's code.
-CK_RV refuse(Refused call, std::optional<CK_SESSION_HANDLE> session);
+// What a refused call names: its session, slot, and the object it would act on (the object to
+// copy, change or destroy, the key to wrap), where it has them.
+struct RefusedCall {
+  std::optional<CK_SESSION_HANDLE> session;
+  std::optional<CK_SLOT_ID> slot;
+  std::optional<CK_OBJECT_HANDLE> object;  // only with a session
+  // A NULL pointer with a non-zero length among its arguments: CKR_ARGUMENTS_BAD, after the
+  // session check (section 5.1's order).
+  bool arguments_bad = false;
+
+  static RefusedCall in_session(std::optional<CK_SESSION_HANDLE> session) {
+    return {session, std::nullopt, std::nullopt, false};
+  }
+  static RefusedCall on_slot(CK_SLOT_ID slot) { return {std::nullopt, slot, std::nullopt, false}; }
+  static RefusedCall on_object(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
+    return {session, std::nullopt, object, false};
+  }
+  static RefusedCall with_input(CK_SESSION_HANDLE session, const void* data, CK_ULONG length) {
+    return {session, std::nullopt, std::nullopt, data == nullptr && length > 0};
+  }
+};
+// Checks initialisation, the session handle and the slot first, as every other call does,
+// then throws the refusal's Error.
+CK_RV refuse(Refused call, const RefusedCall& target);
 
 }  // namespace brokerkey::bridge

@@ -52,8 +52,14 @@ using brokerkey::guarded;
 namespace bridge = brokerkey::bridge;
 using Refused = bridge::Refused;
 
+// REFUSE(name, call, session): a refused call with a session (or std::nullopt);
+// REFUSE_ON(name, call, target): one that names a slot or an object, target being
+// on_slot(slot) or on_object(session, object) (bridge::RefusedCall).
 #define REFUSE(name, call, session) \
-  guarded(name, [&] { return bridge::refuse(Refused::call, session); })
+  guarded(name,                     \
+          [&] { return bridge::refuse(Refused::call, bridge::RefusedCall::in_session(session)); })
+#define REFUSE_ON(name, call, target) \
+  guarded(name, [&] { return bridge::refuse(Refused::call, bridge::RefusedCall::target); })
 
 BROKERKEY_EXPORT CK_RV C_Initialize(CK_VOID_PTR pInitArgs) {
   return guarded("C_Initialize", [&] { return bridge::initialize(pInitArgs); });
@@ -87,8 +93,8 @@ BROKERKEY_EXPORT CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE t
   return guarded("C_GetMechanismInfo",
                  [&] { return bridge::get_mechanism_info(slotID, type, pInfo); });
 }
-BROKERKEY_EXPORT CK_RV C_InitToken(CK_SLOT_ID, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR) {
-  return REFUSE("C_InitToken", init_token, std::nullopt);
+BROKERKEY_EXPORT CK_RV C_InitToken(CK_SLOT_ID slotID, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR) {
+  return REFUSE_ON("C_InitToken", init_token, on_slot(slotID));
 }
 BROKERKEY_EXPORT CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR, CK_ULONG) {
   return REFUSE("C_InitPIN", init_pin, hSession);
@@ -132,15 +138,17 @@ BROKERKEY_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_P
                                       CK_OBJECT_HANDLE_PTR) {
   return REFUSE("C_CreateObject", create_object, hSession);
 }
-BROKERKEY_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR,
-                                    CK_ULONG, CK_OBJECT_HANDLE_PTR) {
-  return REFUSE("C_CopyObject", copy_object, hSession);
+BROKERKEY_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                    CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR) {
+  return REFUSE_ON("C_CopyObject", copy_object, on_object(hSession, hObject));
 }
-BROKERKEY_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE) {
-  return REFUSE("C_DestroyObject", destroy_object, hSession);
+BROKERKEY_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject) {
+  return REFUSE_ON("C_DestroyObject", destroy_object, on_object(hSession, hObject));
 }
-BROKERKEY_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE, CK_ULONG_PTR) {
-  return REFUSE("C_GetObjectSize", get_object_size, hSession);
+BROKERKEY_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+                                       CK_ULONG_PTR pulSize) {
+  return guarded("C_GetObjectSize",
+                 [&] { return bridge::get_object_size(hSession, hObject, pulSize); });
 }
 BROKERKEY_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
                                            CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount) {
@@ -149,9 +157,10 @@ BROKERKEY_EXPORT CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT
                                        bridge::attribute_template(pTemplate, ulCount));
   });
 }
-BROKERKEY_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE,
+BROKERKEY_EXPORT CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
                                            CK_ATTRIBUTE_PTR, CK_ULONG) {
-  return REFUSE("C_SetAttributeValue", set_attribute_value, hSession);
+  return REFUSE_ON("C_SetAttributeValue", set_attribute_value,
+                   on_object(hSession, hObject));
 }
 BROKERKEY_EXPORT CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate,
                                          CK_ULONG ulCount) {
@@ -297,8 +306,8 @@ BROKERKEY_EXPORT CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANIS
   return REFUSE("C_GenerateKeyPair", generate_key_pair, hSession);
 }
 BROKERKEY_EXPORT CK_RV C_WrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR, CK_OBJECT_HANDLE,
-                                 CK_OBJECT_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return REFUSE("C_WrapKey", wrap_key, hSession);
+                                 CK_OBJECT_HANDLE hKey, CK_BYTE_PTR, CK_ULONG_PTR) {
+  return REFUSE_ON("C_WrapKey", wrap_key, on_object(hSession, hKey));
 }
 BROKERKEY_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR, CK_OBJECT_HANDLE,
                                    CK_BYTE_PTR, CK_ULONG, CK_ATTRIBUTE_PTR, CK_ULONG,
@@ -309,8 +318,8 @@ BROKERKEY_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR,
                                    CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR) {
   return REFUSE("C_DeriveKey", derive_key, hSession);
 }
-BROKERKEY_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR, CK_ULONG) {
-  return REFUSE("C_SeedRandom", seed_random, hSession);
+BROKERKEY_EXPORT CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen) {
+  return REFUSE_ON("C_SeedRandom", seed_random, with_input(hSession, pSeed, ulSeedLen));
 }
 BROKERKEY_EXPORT CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR RandomData,
                                         CK_ULONG ulRandomLen) {

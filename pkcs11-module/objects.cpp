@@ -48,6 +48,14 @@ CK_RV Object::get_attribute_values(std::span<CK_ATTRIBUTE> template_) const {
   return CKR_OK;
 }
 
+std::size_t Object::size() const {
+  std::size_t total = 0;
+  for (const auto& [type, attribute] : attributes_) {
+    if (!attribute.sensitive) total += attribute.value.size();
+  }
+  return total;
+}
+
 bool Object::matches(std::span<const CK_ATTRIBUTE> template_) const {
   for (const CK_ATTRIBUTE& wanted : template_) {
     auto found = attributes_.find(wanted.type);

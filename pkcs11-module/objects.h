@@ -38,6 +38,9 @@ class Object {
   CK_RV get_attribute_values(std::span<CK_ATTRIBUTE> template_) const;
   // C_FindObjects matching: every attribute present, not sensitive, and equal.
   bool matches(std::span<const CK_ATTRIBUTE> template_) const;
+  // C_GetObjectSize: the spec leaves its meaning to the token; here, the bytes of the
+  // attribute values a client can read (a sensitive value is not counted).
+  std::size_t size() const;
 
  private:
   CK_OBJECT_HANDLE handle_;

@@ -60,4 +60,14 @@ void SessionTable::set_consumer(SlotRole slot, std::optional<std::string> consum
   consumers_[static_cast<std::size_t>(slot)] = std::move(consumer);
 }
 
+bool SessionTable::wrong_pin_since_login(SlotRole slot) const {
+  std::lock_guard lock(mutex_);
+  return wrong_pin_[static_cast<std::size_t>(slot)];
+}
+
+void SessionTable::set_wrong_pin_since_login(SlotRole slot, bool wrong) {
+  std::lock_guard lock(mutex_);
+  wrong_pin_[static_cast<std::size_t>(slot)] = wrong;
+}
+
 }  // namespace brokerkey

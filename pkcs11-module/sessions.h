@@ -58,12 +58,17 @@ class SessionTable {
   // Login is per slot (token), shared by all its sessions. The consumer name, if logged in.
   std::optional<std::string> consumer(SlotRole slot) const;
   void set_consumer(SlotRole slot, std::optional<std::string> consumer);
+  // CKF_USER_PIN_COUNT_LOW: a wrong PIN was given on the slot since its last successful login
+  // (in this process).
+  bool wrong_pin_since_login(SlotRole slot) const;
+  void set_wrong_pin_since_login(SlotRole slot, bool wrong);
 
  private:
   mutable std::mutex mutex_;
   std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions_;
   CK_SESSION_HANDLE next_ = 1;
   std::optional<std::string> consumers_[2];
+  bool wrong_pin_[2] = {false, false};
 };
 
 }  // namespace brokerkey

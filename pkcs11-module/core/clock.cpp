@@ -9,11 +9,13 @@
 namespace brokerkey {
 
 TimePoint now() {
+#ifdef BROKERKEY_TEST_HOOKS
   if (const char* fake = std::getenv("BROKERKEY_TEST_NOW"); fake && *fake) {
     auto parsed = parse_rfc3339(fake);
     if (!parsed) throw invalid_input("BROKERKEY_TEST_NOW is not an RFC 3339 time: " + std::string(fake));
     return *parsed;
   }
+#endif
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 

@@ -11,8 +11,9 @@ namespace brokerkey {
 using TimePoint = std::chrono::sys_seconds;
 using Days = std::chrono::days;
 
-// The system clock, unless BROKERKEY_TEST_NOW holds an RFC 3339 time: a test-only override
-// (docs/ARCHITECTURE.md) that changes nothing but the clock of the process that sets it.
+// The system clock. Only in a build configured with -DBROKERKEY_TEST_HOOKS=ON (tests), an
+// RFC 3339 time in BROKERKEY_TEST_NOW replaces it for the process that sets it
+// (docs/ARCHITECTURE.md); any other build never reads that variable.
 TimePoint now();
 
 std::string format_rfc3339(TimePoint t);  // 2026-11-22T07:00:00Z

@@ -78,8 +78,14 @@ Bytes ssh_wire_blob(const PublicKey& key) {
 }
 
 std::string ssh_public_key_line(const PublicKey& key, std::string_view comment) {
-  std::string line = "ssh-ed25519 " + base64_encode(ssh_wire_blob(key));
-  if (!comment.empty()) line += " " + std::string(comment);
+  // Appended piece by piece: GCC 12 at -O3 reports a false -Wrestrict inside libstdc++ for
+  // `"literal" + std::string` (GCC bug 105651).
+  std::string line = "ssh-ed25519 ";
+  line += base64_encode(ssh_wire_blob(key));
+  if (!comment.empty()) {
+    line += ' ';
+    line += comment;
+  }
   return line;
 }
 

@@ -48,8 +48,9 @@ class Pkcs11Backend final : public Backend {
 void provision_backend_token(const BackendConfig& config, std::string_view so_pin,
                              std::string_view user_pin);
 
-// Test-only crash points (docs/ARCHITECTURE.md): if BROKERKEY_TEST_CRASH_AT equals `point`,
-// the process kills itself with SIGKILL there.
+// Test-only crash points (docs/ARCHITECTURE.md): in a build configured with
+// -DBROKERKEY_TEST_HOOKS=ON, if BROKERKEY_TEST_CRASH_AT equals `point`, the process kills itself
+// with SIGKILL there. In any other build this does nothing and reads no variable.
 void crash_point(std::string_view point);
 
 }  // namespace brokerkey

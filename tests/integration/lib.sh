@@ -44,8 +44,20 @@ new_broker() {
   PIN=$("$BROKERKEY" consumer add ci | grep -o 'ci:[a-z0-9]*')
 }
 
+# needs_test_hooks: a test that moves the clock or crashes the keytool fails here, saying so, in a
+# build without -DBROKERKEY_TEST_HOOKS=ON (which ignores the hooks), instead of testing nothing.
+needs_test_hooks() {
+  if ! "$BROKERKEY" --version | grep -q "^test hooks: compiled in"; then
+    echo "FAIL: this test needs the test hooks: configure the build with -DBROKERKEY_TEST_HOOKS=ON" >&2
+    exit 1
+  fi
+}
+
 # at TIME: the broker's clock and git's commit dates, so validity windows are exact.
-at() { export BROKERKEY_TEST_NOW=$1 GIT_COMMITTER_DATE=$1 GIT_AUTHOR_DATE=$1; }
+at() {
+  [ -n "${hooks_checked:-}" ] || { needs_test_hooks; hooks_checked=1; }
+  export BROKERKEY_TEST_NOW=$1 GIT_COMMITTER_DATE=$1 GIT_AUTHOR_DATE=$1
+}
 
 # git_broker: on day 0 (2026-01-01), a broker with its key and consumer ci, whose PIN is in
 # $PIN_FILE under a HOME of the test's own; then a new git repository, the current directory.

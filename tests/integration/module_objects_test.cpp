@@ -93,10 +93,21 @@ BOOST_FIXTURE_TEST_CASE(public_key_is_visible_without_login_private_key_only_aft
   BOOST_REQUIRE(module->C_FindObjects(session, found, 2, &count) == CKR_OK);
   BOOST_TEST(count == 2u);
   BOOST_REQUIRE(module->C_FindObjectsFinal(session) == CKR_OK);
+  // C_GetObjectSize: the bytes of the readable attribute values, for every visible object.
+  for (CK_OBJECT_HANDLE object : found) {
+    CK_ULONG size = 0;
+    BOOST_TEST(module->C_GetObjectSize(session, object, &size) == CKR_OK);
+    BOOST_TEST(size > 32u);
+    BOOST_TEST(size < 1024u);
+  }
+  BOOST_TEST(module->C_GetObjectSize(session, private_key, nullptr) == CKR_ARGUMENTS_BAD);
+  CK_ULONG size = 0;
+  BOOST_TEST(module->C_GetObjectSize(session, 0xdead, &size) == CKR_OBJECT_HANDLE_INVALID);
 
   BOOST_REQUIRE(module->C_Logout(session) == CKR_OK);
   CK_ATTRIBUTE label{CKA_LABEL, nullptr, 0};
   BOOST_TEST(module->C_GetAttributeValue(session, private_key, &label, 1) == CKR_OBJECT_HANDLE_INVALID);
+  BOOST_TEST(module->C_GetObjectSize(session, private_key, &size) == CKR_OBJECT_HANDLE_INVALID);
 }
 
 BOOST_FIXTURE_TEST_CASE(key_attributes_are_exactly_as_designed, Fixture) {

@@ -12,6 +12,7 @@
 #include "core/ed25519.h"
 #include "core/sshsig.h"
 #include "temp_broker.h"
+#include "test_hooks.h"
 
 using namespace brokerkey;
 

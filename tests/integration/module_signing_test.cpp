@@ -149,10 +149,18 @@ BOOST_FIXTURE_TEST_CASE(login_rules, Fixture) {
   BOOST_TEST(login(session, CKU_USER, wrong) == CKR_PIN_INCORRECT);
   BOOST_TEST(login(session, CKU_USER, "nobody:" + pin.substr(3)) == CKR_PIN_INCORRECT);
   BOOST_TEST(login(session, CKU_USER, pin.substr(3)) == CKR_PIN_INCORRECT);
-  BOOST_TEST(login(session, CKU_SO, pin) == CKR_ACTION_PROHIBITED);
+  BOOST_TEST(login(session, CKU_SO, pin) == CKR_PIN_LOCKED);  // no SO (module_return_codes_test)
   BOOST_TEST(login(session, 7, pin) == CKR_USER_TYPE_INVALID);
   BOOST_TEST(module->C_Login(session, CKU_USER, nullptr, 4) == CKR_ARGUMENTS_BAD);
   BOOST_TEST(login(session, CKU_USER, pin + std::string(300, 'x')) == CKR_PIN_LEN_RANGE);
+  // A wrong PIN since the last successful login shows as CKF_USER_PIN_COUNT_LOW; a login clears it.
+  CK_TOKEN_INFO token{};
+  BOOST_REQUIRE(module->C_GetTokenInfo(0, &token) == CKR_OK);
+  BOOST_TEST((token.flags & CKF_USER_PIN_COUNT_LOW) != 0u);
+  BOOST_REQUIRE(login(session, CKU_USER, pin) == CKR_OK);
+  BOOST_REQUIRE(module->C_GetTokenInfo(0, &token) == CKR_OK);
+  BOOST_TEST((token.flags & CKF_USER_PIN_COUNT_LOW) == 0u);
+  BOOST_REQUIRE(module->C_Logout(session) == CKR_OK);
   BOOST_REQUIRE(module->C_GetSessionInfo(session, &info) == CKR_OK);
   BOOST_TEST(info.state == CKS_RW_PUBLIC_SESSION);
 
