@@ -12,6 +12,7 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/unique_fd.h"
 
 namespace brokerkey {
@@ -112,11 +113,10 @@ json::object parse_record(std::string_view line) {
 
 json::object ChainedLog::append(std::string_view event, const json::object& fields,
                                 TimePoint time, const Validator& validate) const {
-  UniqueFd fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw file_error("cannot open " + errno_text(path_));
-  FileLock lock(fd.get(), path_);
+  TrustedFile fd = open_trusted(path_, TrustedOpen::append);
+  FileLock lock(fd.fd(), path_);
 
-  std::string previous = last_line_repairing_tail(fd.get(), path_);
+  std::string previous = last_line_repairing_tail(fd.fd(), path_);
   std::uint64_t seq = 1;
   std::string prev = kGenesisPrev;
   if (!previous.empty()) {
@@ -142,13 +142,13 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
     validate(lines);
   }
 
-  ssize_t written = ::write(fd.get(), line.data(), line.size());
+  ssize_t written = ::write(fd.fd(), line.data(), line.size());
   if (written != static_cast<ssize_t>(line.size())) {
     int saved = errno;
     // Leave nothing torn behind: cut back to where this record began.
     struct stat info {};
-    if (written > 0 && ::fstat(fd.get(), &info) == 0) {
-      [[maybe_unused]] int ignored = ::ftruncate(fd.get(), info.st_size - written);
+    if (written > 0 && ::fstat(fd.fd(), &info) == 0) {
+      [[maybe_unused]] int ignored = ::ftruncate(fd.fd(), info.st_size - written);
     }
     errno = written < 0 ? saved : ENOSPC;
     bool full = errno == ENOSPC || errno == EFBIG || errno == EDQUOT;
@@ -157,27 +157,16 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
     if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path_));
     throw file_error("cannot append to " + errno_text(path_));
   }
-  if (::fsync(fd.get()) != 0) throw file_error("cannot fsync " + errno_text(path_));
+  if (::fsync(fd.fd()) != 0) throw file_error("cannot fsync " + errno_text(path_));
   record["hash"] = hash_of_line(body);
   return record;
 }
 
 std::vector<std::string> ChainedLog::read_lines() const {
   std::vector<std::string> lines;
-  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return lines;
-    throw file_error("cannot open " + errno_text(path_));
-  }
-  std::string content;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw file_error("cannot read " + errno_text(path_));
-    if (n == 0) break;
-    content.append(buffer, static_cast<std::size_t>(n));
-  }
+  std::optional<TrustedFile> file = open_trusted_if_exists(path_);
+  if (!file) return lines;
+  std::string content = file->read();
   std::size_t start = 0;
   for (std::size_t newline; (newline = content.find('\n', start)) != std::string::npos;
        start = newline + 1) {

@@ -137,7 +137,21 @@ mkdir -m 777 "$WORK/public"
 mv "$B/ledger.jsonl" "$WORK/public/ledger.jsonl"
 ln -s "$WORK/public/ledger.jsonl" "$B/ledger.jsonl"
 expect 1 "ledger symlinked into a world-writable directory" -- "$BROKERKEY" status
-contains "directory $WORK/public has mode 0777" "ledger directory message"
+contains "directory $WORK/public (on the path to $B/ledger.jsonl) has mode 0777" "ledger directory message"
+
+# init refuses a directory it could not trust later: a parent others can write, an existing
+# directory of another user (it used to chmod it and take it over).
+mkdir -m 775 "$WORK/shared"
+expect 1 "init under a group-writable parent" -- "$BROKERKEY" init --dir "$WORK/shared/broker"
+contains "directory $WORK/shared has mode 0775" "init parent message"
+[ ! -e "$WORK/shared/broker" ] && pass || fail "init created a broker under a group-writable parent"
+if [ "$(id -u)" -eq 0 ]; then
+  mkdir -m 700 "$WORK/theirs"
+  chown nobody "$WORK/theirs"
+  expect 1 "init into another user's empty directory" -- "$BROKERKEY" init --dir "$WORK/theirs"
+  contains "is owned by uid $(id -u nobody)" "init owner message"
+  [ "$(stat -c %U:%a "$WORK/theirs")" = "nobody:700" ] && pass || fail "init changed another user's directory"
+fi
 rm "$B/ledger.jsonl" && mv "$WORK/public/ledger.jsonl" "$B/ledger.jsonl"
 expect 0 "status again" -- "$BROKERKEY" status
 [ ! -e "$B/backend-so.pin" ] && pass || fail "the SO PIN was stored"
