@@ -161,4 +161,37 @@ chmod 644 "$B/backend.pin"
 expect 1 "mint-time PIN check" -- "$BROKERKEY" fingerprint --check --module "$MODULE"
 contains "chmod 600" "PIN file message"
 chmod 600 "$B/backend.pin"
+
+# Issue 11 §4: a damaged last line of the signing log fails C_Sign with a clear message (not a
+# silent wedge), audit verify and health name the line, health --repair moves it aside and
+# keeps every good record, and signing works again. A reader's flock does not stall signing.
+echo "for the signing log" > "$WORK/msg"
+LOG=$B/signing-log.jsonl
+sign() { pkcs11-tool --module "$MODULE" --token-label brokerkey --login --pin "$PIN" --sign --mechanism EDDSA \
+  -i "$WORK/msg" -o "$WORK/sig"; }
+PIN=$("$BROKERKEY" consumer add logtest | grep -o 'logtest:[a-z0-9]*')
+"$BROKERKEY" mint >/dev/null 2>&1 || true
+expect 0 "signing with an intact log" -- sign
+flock -x "$LOG" sleep 30 &
+READER=$!
+sleep 0.2
+expect 0 "signing while a reader holds flock on the log" -- timeout 10 pkcs11-tool --module "$MODULE" \
+  --token-label brokerkey --login --pin "$PIN" --sign --mechanism EDDSA -i "$WORK/msg" -o "$WORK/sig"
+kill "$READER" 2>/dev/null || true
+wait "$READER" 2>/dev/null || true
+good=$(wc -l < "$LOG")
+echo "not a record" >> "$LOG"
+expect 1 "signing with a damaged last line" -- sign
+contains "CKR_DEVICE_ERROR" "the module's code for a damaged log"
+expect 1 "audit verify names the damaged line" -- "$BROKERKEY" audit verify
+contains "(line $((good + 1))) is not a JSON object" "audit verify message"
+expect 2 "health reports the damaged tail" -- "$BROKERKEY" health
+contains "record at line $((good + 1)) is not a JSON object" "health names the line"
+contains "brokerkey health --repair" "health says what to run"
+expect 0 "health --repair moves the tail aside" -- "$BROKERKEY" health --repair
+contains "repaired: moved lines $((good + 1))-$((good + 1)) of $LOG" "repair message"
+[ "$(cat "$LOG".damaged-*)" = "not a record" ] && pass || fail "the damaged tail was not kept beside the log"
+[ "$(wc -l < "$LOG")" -eq "$good" ] && pass || fail "repair did not keep every good record"
+expect 0 "signing after the repair" -- sign
+expect 0 "audit verify after the repair" -- "$BROKERKEY" audit verify
 finish
