@@ -127,6 +127,16 @@ std::string last_line_repairing_tail(int fd, const fs::path& path) {
   return begin == std::string::npos ? tail : tail.substr(begin + 1);
 }
 
+// The complete lines of `content`; anything after the last newline is a torn write, not a record.
+std::vector<std::string> split_lines(const std::string& content) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t newline; (newline = content.find('\n', start)) != std::string::npos; start = newline + 1) {
+    lines.push_back(content.substr(start, newline - start));
+  }
+  return lines;
+}
+
 std::optional<std::string> string_field(const json::object& record, std::string_view key) {
   const json::value* value = record.if_contains(key);
   if (!value || !value->is_string()) return std::nullopt;
@@ -155,7 +165,7 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
   if (!previous.empty()) {
     // A damaged last record stops every append until it is moved aside: say where and how.
     auto damaged = [&](const std::string& problem) {
-      return integrity_failed(path_.string() + ": its last record (line " + std::to_string(read_lines().size()) +
+      return integrity_failed(path_.string() + ": its last record (line " + std::to_string(split_lines(fd.read()).size()) +
                               ") " + problem + "; nothing was written: run 'brokerkey audit verify', then " +
                               "'brokerkey health --repair' to move the damaged tail aside");
     };
@@ -179,7 +189,7 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
                      hash_of_line(body) + "\"}\n";
 
   if (validate) {
-    std::vector<std::string> lines = read_lines();
+    std::vector<std::string> lines = split_lines(fd.read());  // the file locked and checked
     lines.push_back(line.substr(0, line.size() - 1));
     validate(lines);
   }
@@ -262,13 +272,7 @@ std::vector<std::string> ChainedLog::read_lines() const {
   std::vector<std::string> lines;
   std::optional<TrustedFile> file = open_trusted_if_exists(path_);
   if (!file) return lines;
-  std::string content = file->read();
-  std::size_t start = 0;
-  for (std::size_t newline; (newline = content.find('\n', start)) != std::string::npos;
-       start = newline + 1) {
-    lines.push_back(content.substr(start, newline - start));
-  }
-  return lines;  // anything after the last newline is a torn write and is not a record
+  return split_lines(file->read());
 }
 
 std::optional<ChainFault> verify_chain(const std::vector<std::string>& lines) {

@@ -285,7 +285,7 @@ std::optional<Opened> open_last(const fs::path& path, TrustedOpen how, bool miss
 
 std::string TrustedFile::read() const {
   std::string content;
-  char buffer[4096];
+  char buffer[65536];
   off_t offset = 0;
   for (;;) {
     ssize_t n = ::pread(fd_.get(), buffer, sizeof buffer, offset);

@@ -172,9 +172,10 @@ sign() { pkcs11-tool --module "$MODULE" --token-label brokerkey --login --pin "$
 PIN=$("$BROKERKEY" consumer add logtest | grep -o 'logtest:[a-z0-9]*')
 "$BROKERKEY" mint >/dev/null 2>&1 || true
 expect 0 "signing with an intact log" -- sign
-flock -x "$LOG" sleep 30 &
+# A reader: a read-only descriptor with flock held (exec: killing $READER releases it).
+( exec 9<"$LOG" && flock -x 9 && exec sleep 30 ) &
 READER=$!
-sleep 0.2
+for _ in $(seq 50); do grep -q "FLOCK" "/proc/locks" && break; sleep 0.1; done
 expect 0 "signing while a reader holds flock on the log" -- timeout 10 pkcs11-tool --module "$MODULE" \
   --token-label brokerkey --login --pin "$PIN" --sign --mechanism EDDSA -i "$WORK/msg" -o "$WORK/sig"
 kill "$READER" 2>/dev/null || true
