@@ -4,8 +4,11 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <tuple>
@@ -53,12 +56,24 @@ const void* own_object_base() {
 }
 
 // The file this code was linked into, by identity: loading it as the backend would recurse.
+// Read from the mapping in /proc/self/maps (device and inode of what is mapped), not from its
+// name: a module loaded from a copy is named /proc/self/fd/N, a number reused once closed.
 bool is_own_object(const struct stat& file) {
-  Dl_info info{};
-  if (::dladdr(reinterpret_cast<const void*>(&own_object_base), &info) == 0 || !info.dli_fname) return false;
-  struct stat own {};
-  if (::stat(info.dli_fname, &own) != 0) return false;
-  return own.st_dev == file.st_dev && own.st_ino == file.st_ino;
+  auto base = reinterpret_cast<std::uintptr_t>(own_object_base());
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (!maps) return false;
+  bool own = false;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps)) {
+    unsigned long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned major_id = 0, minor_id = 0;
+    if (std::sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &major_id, &minor_id, &inode) != 6) continue;
+    if (base < start || base >= end) continue;
+    own = inode == file.st_ino && makedev(major_id, minor_id) == file.st_dev;
+    break;
+  }
+  std::fclose(maps);
+  return own;
 }
 
 // The backend is loaded from a private, sealed copy of the file that open_trusted checked:
@@ -69,14 +84,16 @@ bool is_own_object(const struct stat& file) {
 //    would share its state, including the backend login (issue 11 §6). A copy in a memfd is
 //    another file to the loader: nobody else can name it, so nobody else shares it.
 // One copy per file version per process (RTLD_NODELETE keeps it), so C_Initialize after
-// C_Finalize reuses it, as a plain dlopen would have.
+// C_Finalize reuses it, as a plain dlopen would have. Its memfd stays open (close-on-exec) for
+// the life of the process: the loader also matches objects by name, and a closed descriptor's
+// number, reused for the next copy, would make dlopen return the earlier object.
 void* load_private_copy(const fs::path& path) {
   TrustedFile file = open_trusted(path);
   const struct stat& info = file.info();
   if (is_own_object(info)) throw config_bad("backend module " + path.string() + " is brokerkey itself");
   using Key = std::tuple<dev_t, ino_t, off_t, std::int64_t, std::int64_t>;
   static std::mutex mutex;
-  static std::map<Key, void*> loaded;
+  static std::map<Key, void*> loaded;  // never emptied: the copies stay loaded and open
   Key key{info.st_dev, info.st_ino, info.st_size, info.st_mtim.tv_sec, info.st_mtim.tv_nsec};
   std::lock_guard lock(mutex);
   if (auto it = loaded.find(key); it != loaded.end()) return it->second;
@@ -101,6 +118,7 @@ void* load_private_copy(const fs::path& path) {
                      "; /proc must be mounted): " + (why ? why : "?"));
   }
   loaded[key] = handle;
+  [[maybe_unused]] int kept_open = copy.release();
   return handle;
 }
 

@@ -162,6 +162,25 @@ expect 1 "mint-time PIN check" -- "$BROKERKEY" fingerprint --check --module "$MO
 contains "chmod 600" "PIN file message"
 chmod 600 "$B/backend.pin"
 
+# The backend module passes the same trust rule before it is loaded (from a copy of what was
+# checked), and brokerkey's own module is never its backend.
+mkdir -m 700 "$WORK/libs"
+cp "$SOFTHSM" "$WORK/libs/backend.so"
+chmod 777 "$WORK/libs"
+echo 1234 > "$WORK/libs.pin"; chmod 600 "$WORK/libs.pin"
+expect 1 "a backend module in a world-writable directory" -- "$BROKERKEY" init --dir "$WORK/ext1" \
+  --backend-module "$WORK/libs/backend.so" --backend-token t --backend-pin-file "$WORK/libs.pin"
+contains "backend module: directory $WORK/libs (on the path to $WORK/libs/backend.so) has mode 0777" "backend directory message"
+chmod 700 "$WORK/libs"; chmod 666 "$WORK/libs/backend.so"
+expect 1 "a world-writable backend module" -- "$BROKERKEY" init --dir "$WORK/ext2" \
+  --backend-module "$WORK/libs/backend.so" --backend-token t --backend-pin-file "$WORK/libs.pin"
+contains "file $WORK/libs/backend.so has mode 0666" "backend file message"
+sed "s|\"module\":\"[^\"]*\"|\"module\":\"$MODULE\"|" "$B/brokerkey.conf" > "$WORK/self.conf"
+chmod 600 "$WORK/self.conf"
+grep -q "\"module\":\"$MODULE\"" "$WORK/self.conf" && pass || fail "self.conf does not name the module"
+expect 1 "brokerkey's own module as its backend" -- env BROKERKEY_CONF="$WORK/self.conf" pkcs11-tool --module "$MODULE" -L
+contains "is brokerkey itself" "self-load message"
+
 # Issue 11 §4: a damaged last line of the signing log fails C_Sign with a clear message (not a
 # silent wedge), audit verify and health name the line, health --repair moves it aside and
 # keeps every good record, and signing works again. A reader's flock does not stall signing.
