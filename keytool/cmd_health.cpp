@@ -22,6 +22,7 @@ struct Finding {
   std::string fix;  // the command that deals with it
   std::optional<Fingerprint> leftover;  // a backend key --repair may destroy
   Bytes leftover_id;
+  std::optional<fs::path> damaged_log;  // a chained log whose damaged tail --repair moves aside
 };
 
 struct Assessment {
@@ -36,15 +37,30 @@ struct Assessment {
 Assessment assess(const Config& config, Backend* backend, int warn_days) {
   Assessment result;
   auto add = [&](Severity s, std::string what, std::string fix) {
-    result.findings.push_back({s, std::move(what), std::move(fix), std::nullopt, {}});
+    result.findings.push_back({s, std::move(what), std::move(fix), std::nullopt, {}, std::nullopt});
   };
+  // A damaged tail (a last line that is not an intact record) stops every append: --repair
+  // moves it aside; damage with intact records after it is not repaired.
+  auto check_log = [&](const char* what, const fs::path& path, const std::vector<std::string>& lines) {
+    auto fault = verify_chain(lines);
+    if (!fault) return true;
+    bool tail = damage_is_at_tail(lines, *fault);
+    result.findings.push_back(
+        {Severity::inconsistency,
+         std::string(what) + " " + path.string() + ": record at line " + std::to_string(fault->line) + " " +
+             fault->problem + (tail ? " (a damaged tail: appends fail until it is moved aside)" : ""),
+         tail ? "brokerkey health --repair (moves lines " + std::to_string(fault->line) + "-" +
+                    std::to_string(lines.size()) + " to a file beside the log)"
+              : "brokerkey audit verify; restore the file from a copy",
+         std::nullopt, {}, tail ? std::optional<fs::path>(path) : std::nullopt});
+    return false;
+  };
+  if (!config.signing_log.empty()) {
+    check_log("signing log", config.signing_log, ChainedLog(config.signing_log).read_lines());
+  }
   Ledger ledger(config.ledger);
   std::vector<std::string> lines = ledger.lines();
-  if (auto fault = verify_chain(lines)) {
-    add(Severity::inconsistency, "ledger record at line " + std::to_string(fault->line) + " " + fault->problem,
-        "brokerkey audit verify; restore the ledger from a copy");
-    return result;
-  }
+  if (!check_log("ledger", config.ledger, lines)) return result;
   LedgerState state = fold_ledger(lines);
   TimePoint at = now();
 
@@ -99,7 +115,7 @@ Assessment assess(const Config& config, Backend* backend, int warn_days) {
                                  std::string(to_string(status)) + " key " + key.fingerprint.hex() +
                                      " is still in the backend (an interrupted " +
                                      (status == KeyStatus::retired ? "retire" : "revoke") + ")",
-                                 "brokerkey health --repair", key.fingerprint, id});
+                                 "brokerkey health --repair", key.fingerprint, id, std::nullopt});
     }
     if (found != held.end()) held.erase(found);
   }
@@ -107,7 +123,7 @@ Assessment assess(const Config& config, Backend* backend, int warn_days) {
     result.findings.push_back({Severity::inconsistency,
                                "backend key '" + key.label + "' (id " + hex_encode(id) +
                                    ") is named by no ledger record (an interrupted mint or rotate)",
-                               "brokerkey health --repair", std::nullopt, id});
+                               "brokerkey health --repair", std::nullopt, id, std::nullopt});
   }
   return result;
 }
@@ -152,6 +168,15 @@ int run_health(const cli::Args& args) {
   // current, overlap or superseded key as a leftover.
   int repaired = 0;
   for (const auto& f : result.findings) {
+    if (f.damaged_log) {
+      if (auto repair = ChainedLog(*f.damaged_log).repair_tail()) {
+        std::cout << "repaired: moved lines " << repair->first_line << "-" << repair->last_line << " of "
+                  << f.damaged_log->string() << " to " << repair->moved_to.string() << "\n";
+      }
+    }
+  }
+  Assessment before_keys = assess(config, &backend, warn_days(args));
+  for (const auto& f : before_keys.findings) {
     if (f.leftover_id.empty()) continue;
     if (f.leftover) {
       backend.destroy(*f.leftover);
@@ -185,9 +210,11 @@ const Command kHealthCommand{
     "health",
     "what check found, in full; --repair cleans what a crash left",
     "[--warn-days N] [--repair]\n\n"
-    "Lists every finding of 'brokerkey check'. --repair completes interrupted retirements and\n"
-    "revocations and removes backend keys that no ledger record committed (an interrupted mint\n"
-    "or rotate). It never destroys a key the ledger names as current, overlap or superseded.\n",
+    "Lists every finding of 'brokerkey check'. --repair moves a damaged tail of the ledger or\n"
+    "the signing log (a last line that is not an intact record) into LOG.damaged-TIME-PID\n"
+    "beside it, keeping every good record; completes interrupted retirements and revocations\n"
+    "and removes backend keys that no ledger record committed (an interrupted mint or rotate).\n"
+    "It never destroys a key the ledger names as current, overlap or superseded.\n",
     {{"warn-days"}, {"repair"}, 0, 0},
     run_health,
 };

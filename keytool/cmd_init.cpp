@@ -1,4 +1,8 @@
 // brokerkey init: a new broker in a directory of its own.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <iostream>
 
@@ -7,6 +11,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/pkcs11_backend.h"
+#include "core/unique_fd.h"
 #include "softhsm_template.h"
 
 namespace brokerkey {
@@ -82,9 +87,12 @@ int run_init(const cli::Args& args) {
   config.ledger = dir / "ledger.jsonl";
   config.signing_log = dir / "signing-log.jsonl";
 
-  bool dir_created = !fs::exists(dir);
+  // The broker's directory and every directory above it must pass the trust rule that every
+  // later load applies (open_trusted): refuse now, not at the first C_Initialize.
+  bool dir_created = !fs::exists(fs::symlink_status(dir));
   if (dir_created) {
     if (dir.has_parent_path()) fs::create_directories(dir.parent_path());
+    check_trusted_directory(dir.parent_path());
     make_private_directory(dir);
   } else if (!fs::is_directory(dir)) {
     throw already_exists(dir.string() + " exists and is not a directory");
@@ -93,8 +101,18 @@ int run_init(const cli::Args& args) {
   } else if (!fs::is_empty(dir)) {
     throw already_exists(dir.string() + " is not empty; give a new or empty directory");
   }
-  Rollback rollback(dir, dir_created);
+  {
+    // An existing directory must be this user's (or root's) and pass the rule; a chmod would
+    // not take back a directory another user owns.
+    UniqueFd checked = check_trusted_directory(dir);
+    struct stat info {};
+    if (::fstat(checked.get(), &info) != 0 || info.st_uid != ::geteuid()) {
+      throw file_error("directory " + dir.string() + " is not owned by this user (uid " +
+                       std::to_string(::geteuid()) + "); give a directory of your own");
+    }
+  }
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  Rollback rollback(dir, dir_created);
 
   if (external) {
     config.backend = {*args.value("backend-module"), *args.value("backend-token"),

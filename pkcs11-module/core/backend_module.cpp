@@ -1,12 +1,23 @@
 #include "core/backend_module.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <tuple>
 #include <optional>
 #include <vector>
 
 #include "core/error.h"
+#include "core/files.h"
+#include "core/unique_fd.h"
 
 namespace brokerkey {
 
@@ -42,6 +53,73 @@ const void* own_object_base() {
   Dl_info info{};
   if (::dladdr(reinterpret_cast<const void*>(&own_object_base), &info) == 0) return nullptr;
   return info.dli_fbase;
+}
+
+// The file this code was linked into, by identity: loading it as the backend would recurse.
+// Read from the mapping in /proc/self/maps (device and inode of what is mapped), not from its
+// name: a module loaded from a copy is named /proc/self/fd/N, a number reused once closed.
+bool is_own_object(const struct stat& file) {
+  auto base = reinterpret_cast<std::uintptr_t>(own_object_base());
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (!maps) return false;
+  bool own = false;
+  char line[4096];
+  while (std::fgets(line, sizeof line, maps)) {
+    unsigned long start = 0, end = 0, offset = 0, inode = 0;
+    unsigned major_id = 0, minor_id = 0;
+    if (std::sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &major_id, &minor_id, &inode) != 6) continue;
+    if (base < start || base >= end) continue;
+    own = inode == file.st_ino && makedev(major_id, minor_id) == file.st_dev;
+    break;
+  }
+  std::fclose(maps);
+  return own;
+}
+
+// The backend is loaded from a private, sealed copy of the file that open_trusted checked:
+// 1. what runs is exactly what was checked (no name is looked up again), and
+// 2. it is an instance of its own. The dynamic loader shares one copy of a library file per
+//    process (matched by name and by device/inode), so had the backend been dlopen'ed by its
+//    path, any other user of the same file in the process (p11-kit's registration of SoftHSM)
+//    would share its state, including the backend login (issue 11 §6). A copy in a memfd is
+//    another file to the loader: nobody else can name it, so nobody else shares it.
+// One copy per file version per process (RTLD_NODELETE keeps it), so C_Initialize after
+// C_Finalize reuses it, as a plain dlopen would have. Its memfd stays open (close-on-exec) for
+// the life of the process: the loader also matches objects by name, and a closed descriptor's
+// number, reused for the next copy, would make dlopen return the earlier object.
+void* load_private_copy(const fs::path& path) {
+  TrustedFile file = open_trusted(path);
+  const struct stat& info = file.info();
+  if (is_own_object(info)) throw config_bad("backend module " + path.string() + " is brokerkey itself");
+  using Key = std::tuple<dev_t, ino_t, off_t, std::int64_t, std::int64_t>;
+  static std::mutex mutex;
+  static std::map<Key, void*> loaded;  // never emptied: the copies stay loaded and open
+  Key key{info.st_dev, info.st_ino, info.st_size, info.st_mtim.tv_sec, info.st_mtim.tv_nsec};
+  std::lock_guard lock(mutex);
+  if (auto it = loaded.find(key); it != loaded.end()) return it->second;
+
+  UniqueFd copy(::memfd_create(path.filename().c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!copy) throw config_bad("cannot copy backend module " + path.string() + ": memfd_create failed");
+  std::string content = file.read();
+  for (std::size_t done = 0; done < content.size();) {
+    ssize_t n = ::write(copy.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw config_bad("cannot copy backend module " + path.string());
+    done += static_cast<std::size_t>(n);
+  }
+  ::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  std::string name = "/proc/self/fd/" + std::to_string(copy.get());
+  // RTLD_NODELETE: many modules (SoftHSM among them) do not survive being unloaded and loaded
+  // again in one process; p11-kit keeps them loaded too.
+  void* handle = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (!handle) {
+    const char* why = ::dlerror();
+    throw config_bad("cannot load backend module " + path.string() + " (from its checked copy " + name +
+                     "; /proc must be mounted): " + (why ? why : "?"));
+  }
+  loaded[key] = handle;
+  [[maybe_unused]] int kept_open = copy.release();
+  return handle;
 }
 
 std::vector<CK_SLOT_ID> slots(CK_FUNCTION_LIST* fn) {
@@ -108,13 +186,21 @@ std::string trim_padded(const unsigned char* field, std::size_t size) {
 BackendModule::BackendModule(const fs::path& path, const std::map<std::string, std::string>& env,
                              std::string_view role)
     : path_(path) {
-  // RTLD_NODELETE: many modules (SoftHSM among them) do not survive being unloaded and loaded
-  // again in one process; p11-kit keeps them loaded too.
-  handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-  if (!handle_) {
-    const char* why = ::dlerror();
-    throw config_bad("cannot load " + std::string(role) + " module " + path.string() + ": " +
-                     (why ? why : "?"));
+  if (role == "backend") {
+    try {
+      handle_ = load_private_copy(path);
+    } catch (const Error& e) {
+      throw config_bad(std::string("backend module: ") + e.what());
+    }
+    shared_copy_ = true;
+  } else {
+    // A client loading brokerkey's own module, by the path the user gave.
+    handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!handle_) {
+      const char* why = ::dlerror();
+      throw config_bad("cannot load " + std::string(role) + " module " + path.string() + ": " +
+                       (why ? why : "?"));
+    }
   }
   try {
     auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle_, "C_GetFunctionList"));
@@ -139,14 +225,14 @@ BackendModule::BackendModule(const fs::path& path, const std::map<std::string, s
       we_initialized_ = true;
     }
   } catch (...) {
-    ::dlclose(handle_);
+    if (!shared_copy_) ::dlclose(handle_);
     throw;
   }
 }
 
 BackendModule::~BackendModule() {
   if (we_initialized_) functions_->C_Finalize(nullptr);
-  ::dlclose(handle_);
+  if (!shared_copy_) ::dlclose(handle_);
 }
 
 CK_SLOT_ID BackendModule::slot_of_token(std::string_view label) const {

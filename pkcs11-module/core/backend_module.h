@@ -21,6 +21,11 @@ class BackendModule {
   // `env` is set while the module initialises (SoftHSM reads SOFTHSM2_CONF then) and restored
   // afterwards, so the host process's environment is left as it was.
   // `role` names the module in messages: "backend", or "brokerkey" when a client loads it.
+  // A backend is opened with open_trusted (the file and every directory above it pass the
+  // trust rule of core/files.h) and loaded from a sealed in-memory copy of what was checked,
+  // so it is an instance of brokerkey's own that no other user of the same library file in the
+  // process shares (p11-kit's SoftHSM registration would otherwise share its login). Such a
+  // module is not loaded by its path, so it must not need $ORIGIN in its RPATH/RUNPATH.
   BackendModule(const fs::path& path, const std::map<std::string, std::string>& env,
                 std::string_view role = "backend");
   BackendModule(const BackendModule&) = delete;
@@ -40,6 +45,7 @@ class BackendModule {
   void* handle_ = nullptr;
   CK_FUNCTION_LIST* functions_ = nullptr;
   bool we_initialized_ = false;
+  bool shared_copy_ = false;  // the process-wide private copy of a backend: never dlclose'd
 };
 
 // Throws backend_failed naming the module and the call, unless rv is CKR_OK. `module` is

@@ -2,16 +2,19 @@
 
 #include <fcntl.h>
 #include <pwd.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/unique_fd.h"
 
 namespace brokerkey {
@@ -37,19 +40,50 @@ json::object actor() {
   return {{"user", user}, {"uid", ::geteuid()}, {"host", host}, {"pid", ::getpid()}};
 }
 
+// The writers' lock: an OFD write lock on "<log>.lock", a file of mode 0600. fcntl write locks
+// need a descriptor open for writing, and only the log's owner (or root) can open that file,
+// so a reader of the log cannot take it or stall writers (flock on the log itself could be
+// taken through any read-only descriptor). The wait is bounded: a writer that holds it longer
+// than kLockWait makes the append fail with CKR_FUNCTION_FAILED, which C_Sign may return and
+// which tells a client to try again later, rather than stalling every signer.
+constexpr auto kLockWait = std::chrono::seconds(5);
+
 class FileLock {
  public:
-  FileLock(int fd, const fs::path& path) : fd_(fd) {
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) throw file_error("cannot lock " + errno_text(path));
+  explicit FileLock(const fs::path& log) : file_(open_lock_file(log)) {
+    fs::path path = file_.path();
+    struct flock range {};
+    range.l_type = F_WRLCK;
+    range.l_whence = SEEK_SET;
+    auto deadline = std::chrono::steady_clock::now() + kLockWait;
+    auto pause = std::chrono::milliseconds(1);
+    while (::fcntl(file_.fd(), F_OFD_SETLK, &range) != 0) {
+      if (errno != EAGAIN && errno != EACCES && errno != EINTR) throw file_error("cannot lock " + errno_text(path));
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw Error(CKR_FUNCTION_FAILED, log.string() + ": another writer has held its lock (" + path.string() +
+                                             ") for more than " + std::to_string(kLockWait.count()) +
+                                             " seconds; nothing was written, try again");
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
     }
   }
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
-  ~FileLock() { ::flock(fd_, LOCK_UN); }
+  ~FileLock() = default;  // closing the descriptor releases the OFD lock
 
  private:
-  int fd_;
+  static TrustedFile open_lock_file(const fs::path& log) {
+    fs::path path = log;
+    path += ".lock";
+    TrustedFile file = open_trusted(path, TrustedOpen::append);
+    if ((file.info().st_mode & 077) != 0) {
+      throw file_error("lock file " + path.string() + " is accessible by group or others: a reader could " +
+                       "lock it and stall every writer (chmod 600)");
+    }
+    return file;
+  }
+  TrustedFile file_;
 };
 
 std::string read_range(int fd, off_t offset, std::size_t length, const fs::path& path) {
@@ -93,6 +127,16 @@ std::string last_line_repairing_tail(int fd, const fs::path& path) {
   return begin == std::string::npos ? tail : tail.substr(begin + 1);
 }
 
+// The complete lines of `content`; anything after the last newline is a torn write, not a record.
+std::vector<std::string> split_lines(const std::string& content) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t newline; (newline = content.find('\n', start)) != std::string::npos; start = newline + 1) {
+    lines.push_back(content.substr(start, newline - start));
+  }
+  return lines;
+}
+
 std::optional<std::string> string_field(const json::object& record, std::string_view key) {
   const json::value* value = record.if_contains(key);
   if (!value || !value->is_string()) return std::nullopt;
@@ -118,19 +162,27 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
 
 std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& entries, TimePoint time,
                                                    const Validator& validate) const {
-  UniqueFd fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw file_error("cannot open " + errno_text(path_));
-  FileLock lock(fd.get(), path_);
+  FileLock lock(path_);
+  TrustedFile fd = open_trusted(path_, TrustedOpen::append);
 
-  std::string previous = last_line_repairing_tail(fd.get(), path_);
+  std::string previous = last_line_repairing_tail(fd.fd(), path_);
   std::uint64_t seq = 1;
   std::string prev = kGenesisPrev;
   if (!previous.empty()) {
-    json::object last = parse_record(previous);
-    const json::value* last_seq = last.if_contains("seq");
-    if (!last_seq || !last_seq->is_int64() || last_seq->as_int64() < 1) {
-      throw integrity_failed(path_.string() + ": the last record has no valid seq; run audit verify");
+    // A damaged last record stops every append until it is moved aside: say where and how.
+    auto damaged = [&](const std::string& problem) {
+      return integrity_failed(path_.string() + ": its last record (line " + std::to_string(split_lines(fd.read()).size()) +
+                              ") " + problem + "; nothing was written: run 'brokerkey audit verify', then " +
+                              "'brokerkey health --repair' to move the damaged tail aside");
+    };
+    json::object last;
+    try {
+      last = parse_record(previous);
+    } catch (const Error&) {
+      throw damaged("is not a JSON object");
     }
+    const json::value* last_seq = last.if_contains("seq");
+    if (!last_seq || !last_seq->is_int64() || last_seq->as_int64() < 1) throw damaged("has no valid seq");
     seq = static_cast<std::uint64_t>(last_seq->as_int64()) + 1;
     prev = hash_of_line(previous);
   }
@@ -154,18 +206,18 @@ std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& ent
   }
 
   if (validate) {
-    std::vector<std::string> lines = read_lines();
+    std::vector<std::string> lines = split_lines(fd.read());  // the file locked and checked
     lines.insert(lines.end(), new_lines.begin(), new_lines.end());
     validate(lines);
   }
 
-  ssize_t written = ::write(fd.get(), text.data(), text.size());
+  ssize_t written = ::write(fd.fd(), text.data(), text.size());
   if (written != static_cast<ssize_t>(text.size())) {
     int saved = errno;
     // Leave nothing torn behind: cut back to where these records began.
     struct stat info {};
-    if (written > 0 && ::fstat(fd.get(), &info) == 0) {
-      [[maybe_unused]] int ignored = ::ftruncate(fd.get(), info.st_size - written);
+    if (written > 0 && ::fstat(fd.fd(), &info) == 0) {
+      [[maybe_unused]] int ignored = ::ftruncate(fd.fd(), info.st_size - written);
     }
     errno = written < 0 ? saved : ENOSPC;
     bool full = errno == ENOSPC || errno == EFBIG || errno == EDQUOT;
@@ -174,32 +226,69 @@ std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& ent
     if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path_));
     throw file_error("cannot append to " + errno_text(path_));
   }
-  if (::fdatasync(fd.get()) != 0) throw file_error("cannot sync " + errno_text(path_));
+  if (::fdatasync(fd.fd()) != 0) throw file_error("cannot sync " + errno_text(path_));
   return records;
+}
+
+namespace {
+// A record whose own hash matches its content (whatever its place in the chain).
+bool intact(std::string_view line) {
+  std::size_t hash_at = line.rfind(kHashField);
+  if (hash_at == std::string_view::npos || line.size() != hash_at + kHashField.size() + 64 + 2) return false;
+  try {
+    auto hash = string_field(parse_record(line), "hash");
+    return hash && *hash == hash_of_line(std::string(line.substr(0, hash_at)) + "}");
+  } catch (const Error&) {
+    return false;
+  }
+}
+}  // namespace
+
+bool damage_is_at_tail(const std::vector<std::string>& lines, const ChainFault& fault) {
+  for (std::size_t i = fault.line - 1; i < lines.size(); ++i) {
+    if (intact(lines[i])) return false;
+  }
+  return fault.line >= 1 && fault.line <= lines.size();
+}
+
+std::optional<TailRepair> ChainedLog::repair_tail() const {
+  FileLock lock(path_);
+  std::optional<TrustedFile> file = open_trusted_if_exists(path_);
+  if (!file) return std::nullopt;
+  std::string content = file->read();
+  std::vector<std::string> lines;
+  std::vector<std::size_t> offsets;
+  std::size_t start = 0;
+  for (std::size_t newline; (newline = content.find('\n', start)) != std::string::npos; start = newline + 1) {
+    offsets.push_back(start);
+    lines.push_back(content.substr(start, newline - start));
+  }
+  std::optional<ChainFault> fault = verify_chain(lines);
+  if (!fault) return std::nullopt;
+  if (!damage_is_at_tail(lines, *fault)) {
+    throw integrity_failed(path_.string() + ": line " + std::to_string(fault->line) + " " + fault->problem +
+                           ", and intact records follow it: not a damaged tail; restore the file from a copy");
+  }
+  std::size_t cut = offsets[fault->line - 1];
+  TailRepair repair{fault->line, lines.size(), path_};
+  repair.moved_to += ".damaged-" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch()).count()) +
+                     "-" + std::to_string(::getpid());
+  // Evidence first, durable, beside the log; only then is the log cut back.
+  write_new_file(repair.moved_to, std::string_view(content).substr(cut), fs::perms::owner_read | fs::perms::owner_write);
+  UniqueFd writable(::open(("/proc/self/fd/" + std::to_string(file->fd())).c_str(), O_WRONLY | O_CLOEXEC));
+  if (!writable || ::ftruncate(writable.get(), static_cast<off_t>(cut)) != 0 || ::fsync(writable.get()) != 0) {
+    throw file_error("cannot cut the damaged tail off " + errno_text(path_) + " (it is copied to " +
+                     repair.moved_to.string() + ")");
+  }
+  return repair;
 }
 
 std::vector<std::string> ChainedLog::read_lines() const {
   std::vector<std::string> lines;
-  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return lines;
-    throw file_error("cannot open " + errno_text(path_));
-  }
-  std::string content;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw file_error("cannot read " + errno_text(path_));
-    if (n == 0) break;
-    content.append(buffer, static_cast<std::size_t>(n));
-  }
-  std::size_t start = 0;
-  for (std::size_t newline; (newline = content.find('\n', start)) != std::string::npos;
-       start = newline + 1) {
-    lines.push_back(content.substr(start, newline - start));
-  }
-  return lines;  // anything after the last newline is a torn write and is not a record
+  std::optional<TrustedFile> file = open_trusted_if_exists(path_);
+  if (!file) return lines;
+  return split_lines(file->read());
 }
 
 std::optional<ChainFault> verify_chain(const std::vector<std::string>& lines) {

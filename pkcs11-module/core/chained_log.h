@@ -6,6 +6,8 @@
 // damaged record names itself even when it is the last one. Writers hold an exclusive lock and
 // append one whole line with one write, then fsync; readers ignore a trailing line without its
 // newline (a writer that died mid-write), and the next writer removes it.
+// The writers' lock is an OFD write lock on "<log>.lock" (mode 0600), waited for at most five
+// seconds (then CKR_FUNCTION_FAILED); readers take no lock. Files are opened with open_trusted.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -22,6 +24,12 @@
 namespace brokerkey {
 
 namespace fs = std::filesystem;
+
+struct TailRepair {
+  std::size_t first_line = 0;  // 1-based, the lines moved aside
+  std::size_t last_line = 0;
+  fs::path moved_to;
+};
 
 class ChainedLog {
  public:
@@ -45,6 +53,13 @@ class ChainedLog {
   std::vector<boost::json::object> append_batch(const std::vector<Entry>& entries, TimePoint time,
                                                 const Validator& validate = {}) const;
 
+  // Moves a damaged tail aside: when the first faulty record and every line after it are not
+  // intact records, they are written (fsynced) to "<log>.damaged-<unix time>-<pid>" beside the
+  // log and then cut off it, under the writers' lock; every good record stays. nullopt when
+  // the chain is intact; integrity_failed when intact records follow the fault (not a tail:
+  // restore from a copy). Evidence is never deleted.
+  std::optional<TailRepair> repair_tail() const;
+
   // The complete lines, in order; a missing file has none.
   std::vector<std::string> read_lines() const;
 
@@ -59,6 +74,10 @@ struct ChainFault {
   std::optional<std::uint64_t> seq;
   std::string problem;
 };
+
+// Whether the fault and everything after it are damaged lines, none of them an intact record
+// (what repair_tail moves aside).
+bool damage_is_at_tail(const std::vector<std::string>& lines, const ChainFault& fault);
 
 // Walks the chain; the first record that is malformed, altered or out of place, or nullopt.
 std::optional<ChainFault> verify_chain(const std::vector<std::string>& lines);

@@ -175,8 +175,7 @@ Config parse_config(std::string_view text, const fs::path& file) {
 Config load_config(const fs::path& file) {
   std::string text;
   try {
-    check_trusted_file(file);
-    text = read_text_file(file);
+    text = open_trusted(file).read();  // checked and read through one descriptor
   } catch (const Error& e) {
     throw config_bad(std::string("cannot read configuration: ") + e.what());
   }

@@ -2,9 +2,14 @@
 // files replaced atomically, and secrets wiped from memory after use.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/unique_fd.h"
 
 namespace brokerkey {
 
@@ -30,15 +35,60 @@ class Secret {
 
 std::string read_text_file(const fs::path& path);
 
-// Reads a secret (PIN) file: a regular file, not a symlink, with no group or world permission
-// bits, as ssh treats a private key file. One trailing newline is dropped.
+// Reads a secret (PIN) file: opened by open_trusted, and then also owned by this user and with
+// no group or world permission bits, as ssh treats a private key file. One trailing newline is
+// dropped.
 Secret read_secret_file(const fs::path& path);
 
-// Refuses (file_error) a file that someone other than this user or root could have written:
-// the file, or the directory it really lives in (symlinks resolved), owned by another user or
-// writable by group or others. The configuration names the module every client loads, and the
-// ledger decides which key signs: neither may come from a place others can change.
-void check_trusted_file(const fs::path& path);
+// --- Trust: files whose content decides what brokerkey does -------------------------------
+//
+// The rule, checked on the objects actually opened (fstat on descriptors, never by name again):
+// - every directory from "/" down to the file is owned by root or this user (euid) and not
+//   writable by group or others, except a sticky directory (mode +t, such as /tmp), which passes
+//   because others cannot rename or replace an entry there they do not own; the entry on the
+//   path inside it must then be owned by root or this user (every directory and file on the
+//   path must be anyway, so this adds the check for symlinks);
+// - the file itself is a regular file owned by root or this user, not writable by group or others.
+// The walk opens each component with openat(..., O_NOFOLLOW) relative to the directory checked
+// before it, so no name is looked up twice. Symlinks are resolved by the walk itself, component
+// by component: the link (which must satisfy the entry rule of its directory) is read through
+// its own descriptor and its target walked on from "/" or from the link's directory, every
+// component checked again (at most 40 links; ".." goes up the path walked so far). A relative
+// path is taken from the current directory, which is walked from "/" like everything else.
+// Errors: file_error (CKR_GENERAL_ERROR) naming the path and the component at fault; a missing
+// file is a file_error whose message ends in "No such file or directory".
+
+// A file opened and checked by open_trusted: read it through this descriptor only.
+class TrustedFile {
+ public:
+  TrustedFile(UniqueFd fd, fs::path path, const struct stat& info)
+      : fd_(std::move(fd)), path_(std::move(path)), info_(info) {}
+  int fd() const { return fd_.get(); }
+  const fs::path& path() const { return path_; }
+  const struct stat& info() const { return info_; }  // fstat of fd() when it was checked
+  // The whole content, read from offset 0 through the descriptor.
+  std::string read() const;
+
+ private:
+  UniqueFd fd_;
+  fs::path path_;
+  struct stat info_;
+};
+
+enum class TrustedOpen {
+  read,    // O_RDONLY; the file must exist
+  append,  // O_RDWR | O_APPEND, created with mode 0600 if missing (its directory must be trusted)
+};
+
+// Opens `path` once and checks it and every directory above it by the rule above.
+TrustedFile open_trusted(const fs::path& path, TrustedOpen how = TrustedOpen::read);
+// The same, but nullopt when the file (not a directory above it) does not exist.
+std::optional<TrustedFile> open_trusted_if_exists(const fs::path& path);
+
+// Checks the directory `path` and every directory above it by the rule above (symlinks resolved
+// as above) and returns an O_PATH descriptor of it: open entries in it with openat on that
+// descriptor, so they are reached through the directory that was checked. Throws file_error.
+UniqueFd check_trusted_directory(const fs::path& path);
 
 // Creates a new file (never replaces one) with exactly `mode`, writes `content`, fsyncs.
 void write_new_file(const fs::path& path, std::string_view content, fs::perms mode);

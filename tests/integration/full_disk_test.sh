@@ -31,7 +31,26 @@ sign() {
 expect 0 "a signature with room" -- sign
 before=$(digest "$B/signing-log.jsonl")
 rm -f "$WORK/sig"
-expect 1 "C_Sign with a full signing log" -- sign full_at "$(stat -c %s "$B/signing-log.jsonl")"
+# The limit is set once the module is initialised (it copies its backend module into memory at
+# C_Initialize, which a file-size limit also stops): pkcs11-tool opens its input, a FIFO, only
+# when it signs, so it waits there while prlimit lowers its limit.
+full_sign() {
+  local size=$1 pid status
+  rm -f "$WORK/fifo"
+  mkfifo "$WORK/fifo"
+  ( trap '' XFSZ && exec pkcs11-tool --module "$MODULE" --login --pin "$PIN" --sign --mechanism EDDSA \
+      -i "$WORK/fifo" -o "$WORK/sig" ) &
+  pid=$!
+  # Once the backend's in-memory copy is mapped, it is complete.
+  for _ in $(seq 300); do
+    grep -q "memfd:libsofthsm2" "/proc/$pid/maps" 2>/dev/null && break
+    sleep 0.1
+  done
+  prlimit --pid "$pid" --fsize="$size"
+  printf 'payload\n' > "$WORK/fifo"
+  wait "$pid"
+}
+expect 1 "C_Sign with a full signing log" -- full_sign "$(stat -c %s "$B/signing-log.jsonl")"
 contains "failed: rv = CKR_DEVICE_MEMORY" "the module says the token is out of space"
 [ "$(digest "$B/signing-log.jsonl")" = "$before" ] && pass || fail "the signing log changed"
 if [ -s "$WORK/sig" ]; then fail "a signature was released without its log record"; else pass; fi

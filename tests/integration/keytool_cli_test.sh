@@ -169,7 +169,21 @@ mkdir -m 777 "$WORK/public"
 mv "$B/ledger.jsonl" "$WORK/public/ledger.jsonl"
 ln -s "$WORK/public/ledger.jsonl" "$B/ledger.jsonl"
 expect 1 "ledger symlinked into a world-writable directory" -- "$BROKERKEY" status
-contains "directory $WORK/public has mode 0777" "ledger directory message"
+contains "directory $WORK/public (on the path to $B/ledger.jsonl) has mode 0777" "ledger directory message"
+
+# init refuses a directory it could not trust later: a parent others can write, an existing
+# directory of another user (it used to chmod it and take it over).
+mkdir -m 775 "$WORK/shared"
+expect 1 "init under a group-writable parent" -- "$BROKERKEY" init --dir "$WORK/shared/broker"
+contains "directory $WORK/shared has mode 0775" "init parent message"
+[ ! -e "$WORK/shared/broker" ] && pass || fail "init created a broker under a group-writable parent"
+if [ "$(id -u)" -eq 0 ]; then
+  mkdir -m 700 "$WORK/theirs"
+  chown nobody "$WORK/theirs"
+  expect 1 "init into another user's empty directory" -- "$BROKERKEY" init --dir "$WORK/theirs"
+  contains "is owned by uid $(id -u nobody)" "init owner message"
+  [ "$(stat -c %U:%a "$WORK/theirs")" = "nobody:700" ] && pass || fail "init changed another user's directory"
+fi
 rm "$B/ledger.jsonl" && mv "$WORK/public/ledger.jsonl" "$B/ledger.jsonl"
 expect 0 "status again" -- "$BROKERKEY" status
 [ ! -e "$B/backend-so.pin" ] && pass || fail "the SO PIN was stored"
@@ -179,4 +193,57 @@ chmod 644 "$B/backend.pin"
 expect 1 "mint-time PIN check" -- "$BROKERKEY" fingerprint --check --module "$MODULE"
 contains "chmod 600" "PIN file message"
 chmod 600 "$B/backend.pin"
+
+# The backend module passes the same trust rule before it is loaded (from a copy of what was
+# checked), and brokerkey's own module is never its backend.
+mkdir -m 700 "$WORK/libs"
+cp "$SOFTHSM" "$WORK/libs/backend.so"
+chmod 777 "$WORK/libs"
+echo 1234 > "$WORK/libs.pin"; chmod 600 "$WORK/libs.pin"
+expect 1 "a backend module in a world-writable directory" -- "$BROKERKEY" init --dir "$WORK/ext1" \
+  --backend-module "$WORK/libs/backend.so" --backend-token t --backend-pin-file "$WORK/libs.pin"
+contains "backend module: directory $WORK/libs (on the path to $WORK/libs/backend.so) has mode 0777" "backend directory message"
+chmod 700 "$WORK/libs"; chmod 666 "$WORK/libs/backend.so"
+expect 1 "a world-writable backend module" -- "$BROKERKEY" init --dir "$WORK/ext2" \
+  --backend-module "$WORK/libs/backend.so" --backend-token t --backend-pin-file "$WORK/libs.pin"
+contains "file $WORK/libs/backend.so has mode 0666" "backend file message"
+sed "s|\"module\":\"[^\"]*\"|\"module\":\"$MODULE\"|" "$B/brokerkey.conf" > "$WORK/self.conf"
+chmod 600 "$WORK/self.conf"
+grep -q "\"module\":\"$MODULE\"" "$WORK/self.conf" && pass || fail "self.conf does not name the module"
+expect 1 "brokerkey's own module as its backend" -- env BROKERKEY_CONF="$WORK/self.conf" pkcs11-tool --module "$MODULE" -L
+contains "is brokerkey itself" "self-load message"
+
+# Issue 11 §4: a damaged last line of the signing log fails C_Sign with a clear message (not a
+# silent wedge), audit verify and health name the line, health --repair moves it aside and
+# keeps every good record, and signing works again. A reader's flock does not stall signing.
+echo "for the signing log" > "$WORK/msg"
+LOG=$B/signing-log.jsonl
+sign() { pkcs11-tool --module "$MODULE" --token-label brokerkey --login --pin "$PIN" --sign --mechanism EDDSA \
+  -i "$WORK/msg" -o "$WORK/sig"; }
+PIN=$("$BROKERKEY" consumer add logtest | grep -o 'logtest:[a-z0-9]*')
+"$BROKERKEY" mint >/dev/null 2>&1 || true
+expect 0 "signing with an intact log" -- sign
+# A reader: a read-only descriptor with flock held (exec: killing $READER releases it).
+( exec 9<"$LOG" && flock -x 9 && exec sleep 30 ) &
+READER=$!
+for _ in $(seq 50); do grep -q "FLOCK" "/proc/locks" && break; sleep 0.1; done
+expect 0 "signing while a reader holds flock on the log" -- timeout 10 pkcs11-tool --module "$MODULE" \
+  --token-label brokerkey --login --pin "$PIN" --sign --mechanism EDDSA -i "$WORK/msg" -o "$WORK/sig"
+kill "$READER" 2>/dev/null || true
+wait "$READER" 2>/dev/null || true
+good=$(wc -l < "$LOG")
+echo "not a record" >> "$LOG"
+expect 1 "signing with a damaged last line" -- sign
+contains "CKR_DEVICE_ERROR" "the module's code for a damaged log"
+expect 1 "audit verify names the damaged line" -- "$BROKERKEY" audit verify
+contains "(line $((good + 1))) is not a JSON object" "audit verify message"
+expect 2 "health reports the damaged tail" -- "$BROKERKEY" health
+contains "record at line $((good + 1)) is not a JSON object" "health names the line"
+contains "brokerkey health --repair" "health says what to run"
+expect 0 "health --repair moves the tail aside" -- "$BROKERKEY" health --repair
+contains "repaired: moved lines $((good + 1))-$((good + 1)) of $LOG" "repair message"
+[ "$(cat "$LOG".damaged-*)" = "not a record" ] && pass || fail "the damaged tail was not kept beside the log"
+[ "$(wc -l < "$LOG")" -eq "$good" ] && pass || fail "repair did not keep every good record"
+expect 0 "signing after the repair" -- sign
+expect 0 "audit verify after the repair" -- "$BROKERKEY" audit verify
 finish

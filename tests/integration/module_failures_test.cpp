@@ -2,11 +2,14 @@
 // PIN, a damaged ledger, a backend key that is not the ledger's. Each gives a clean code and
 // never a crash or a wrong key. Also the C_Initialize / C_Finalize life cycle.
 #define BOOST_TEST_MODULE module_failures
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 
@@ -191,4 +194,58 @@ BOOST_AUTO_TEST_CASE(forked_child_must_initialize_again) {
   CK_ULONG length = sizeof signature;
   BOOST_TEST(module->C_SignInit(parent_session, &eddsa, key) == CKR_OK);
   BOOST_TEST(module->C_Sign(parent_session, message, sizeof message, signature, &length) == CKR_OK);
+}
+
+// Issue 11 §4, through C_Sign: a writer holding the signing log's lock beyond the deadline
+// gives CKR_FUNCTION_FAILED in bounded time; a damaged last record gives CKR_DEVICE_ERROR
+// until `brokerkey health --repair` moves it aside; then signing works again.
+BOOST_AUTO_TEST_CASE(signing_log_lock_and_damaged_tail_through_c_sign) {
+  TempBroker broker;
+  LoadedModule module;
+  CK_SESSION_HANDLE session = module.open_session(broker.pin());
+  CK_OBJECT_HANDLE key = module.find_one(session, CKO_PRIVATE_KEY);
+  auto sign = [&] {
+    CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
+    CK_BYTE message[] = "logged", signature[64];
+    CK_ULONG length = sizeof signature;
+    CK_RV rv = module->C_SignInit(session, &eddsa, key);
+    if (rv != CKR_OK) return rv;
+    return module->C_Sign(session, message, sizeof message, signature, &length);
+  };
+  BOOST_REQUIRE(sign() == CKR_OK);
+  fs::path log = broker.broker_dir() / "signing-log.jsonl";
+
+  int ready[2];
+  BOOST_REQUIRE(::pipe(ready) == 0);
+  pid_t writer = ::fork();
+  BOOST_REQUIRE(writer >= 0);
+  if (writer == 0) {
+    int fd = ::open((log.string() + ".lock").c_str(), O_RDWR);
+    struct flock range {};
+    range.l_type = F_WRLCK;
+    if (fd < 0 || ::fcntl(fd, F_OFD_SETLK, &range) != 0) ::_exit(1);
+    char byte = 1;
+    [[maybe_unused]] ssize_t n = ::write(ready[1], &byte, 1);
+    for (;;) ::pause();
+  }
+  char byte = 0;
+  BOOST_REQUIRE(::read(ready[0], &byte, 1) == 1);
+  auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(sign() == CKR_FUNCTION_FAILED);
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BOOST_TEST(waited < 8.0);
+  ::kill(writer, SIGKILL);
+  ::waitpid(writer, nullptr, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  BOOST_TEST(sign() == CKR_OK);
+
+  std::ofstream(log, std::ios::app) << "{\"truncated\":\n";
+  BOOST_TEST(sign() == CKR_DEVICE_ERROR);
+  std::string health = broker.keytool("health", 2);
+  BOOST_TEST(health.find("is not a JSON object (a damaged tail") != std::string::npos, health);
+  std::string repaired = broker.keytool("health --repair", 0);
+  BOOST_TEST(repaired.find("repaired: moved lines") != std::string::npos, repaired);
+  BOOST_TEST(sign() == CKR_OK);
+  BOOST_TEST(!brokerkey::verify_chain(brokerkey::ChainedLog(log).read_lines()));
 }

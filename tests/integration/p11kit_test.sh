@@ -53,4 +53,26 @@ contains "Signature Verified Successfully" "openssl verdict"
 expect 1 "a wrong PIN through the proxy" -- run pkcs11-tool --module "$PROXY" --token-label brokerkey \
   --login --pin "ci:wrong" --sign --mechanism EDDSA -i "$WORK/msg" -o "$P/sig2"
 contains "CKR_PIN_INCORRECT" "the module's answer passes through"
+
+# Issue 11 §6: SoftHSM registered with p11-kit as well (Debian's softhsm2.module), here even
+# pointed at the broker's own token store. brokerkey's backend is an instance of its own (a
+# private copy of libsofthsm2.so), so the softhsm2 entry's instance never shares its login:
+# the backend token brokerkey-store is not logged in there and none of its keys signs.
+SHARED=(env SOFTHSM2_CONF="$P/home/broker/softhsm2.conf")
+expect 0 "p11-kit list-modules with SoftHSM pointed at the broker's store" -- run "${SHARED[@]}" p11-kit list-modules
+contains "softhsm2: " "softhsm2 is registered with p11-kit"
+expect 0 "the softhsm2 entry lists the broker's token store" -- run "${SHARED[@]}" pkcs11-tool --module "$PROXY" -L
+contains "brokerkey-store" "brokerkey-store is visible through the softhsm2 entry"
+expect 0 "objects of brokerkey-store through the softhsm2 entry" -- run "${SHARED[@]}" pkcs11-tool --module "$PROXY" \
+  --token-label brokerkey-store -O
+if grep -q "Private Key Object" <<<"$OUT"; then fail "brokerkey-store shows private keys without login: $OUT"; else pass; fi
+expect 1 "signing with a backend key without login" -- run "${SHARED[@]}" pkcs11-tool --module "$PROXY" \
+  --token-label brokerkey-store --sign --mechanism EDDSA -i "$WORK/msg" -o "$P/sig3"
+[ ! -s "$P/sig3" ] && pass || fail "a backend key signed without any login"
+# The broker token in the same process still signs with the consumer PIN, and logs it.
+before=$(run wc -l < "$P/home/broker/signing-log.jsonl")
+expect 0 "brokerkey still signs beside softhsm2" -- run "${SHARED[@]}" pkcs11-tool --module "$PROXY" --token-label brokerkey \
+  --login --pin "$PIN" --sign --mechanism EDDSA -i "$WORK/msg" -o "$P/sig4"
+after=$(run wc -l < "$P/home/broker/signing-log.jsonl")
+[ "$after" -eq $((before + 1)) ] && pass || fail "signing log: $before then $after records"
 finish

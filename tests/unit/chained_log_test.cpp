@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE chained_log
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -6,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 
@@ -167,4 +170,155 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_the_append_and_keeps_every_record) {
 BOOST_AUTO_TEST_CASE(missing_log_has_no_lines) {
   TempDir dir;
   BOOST_TEST(ChainedLog(dir.path() / "absent.jsonl").read_lines().empty());
+}
+
+// --- Issue 11 §4: readers cannot stall writers; bounded waits; a damaged tail is repaired ----
+
+namespace {
+// Runs `hold` in a child process that keeps its descriptors until killed.
+template <typename Hold>
+pid_t holder(Hold hold) {
+  int ready[2];
+  BOOST_REQUIRE(::pipe(ready) == 0);
+  pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    hold();
+    char byte = 1;
+    [[maybe_unused]] ssize_t n = ::write(ready[1], &byte, 1);
+    for (;;) ::pause();
+  }
+  char byte = 0;
+  BOOST_REQUIRE(::read(ready[0], &byte, 1) == 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  return child;
+}
+void stop(pid_t child) {
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+}
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_reader_holding_every_lock_it_can_take_does_not_stall_writers) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLog log(path);
+  log.append("init", {}, kT0);
+  // A reader: read-only descriptors on the log and (had it access) the lock file, with flock
+  // and fcntl read locks, as a process that can only read would hold them.
+  pid_t reader = holder([&] {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    ::flock(fd, LOCK_EX);
+    struct flock range {};
+    range.l_type = F_RDLCK;
+    ::fcntl(fd, F_OFD_SETLK, &range);
+    fs::path lock = path;
+    lock += ".lock";
+    int lock_fd = ::open(lock.c_str(), O_RDONLY);
+    ::flock(lock_fd, LOCK_EX);
+  });
+  auto start = std::chrono::steady_clock::now();
+  BOOST_CHECK_NO_THROW(log.append("sign", {{"n", 1}}, kT0));
+  BOOST_CHECK_NO_THROW(log.append("sign", {{"n", 2}}, kT0));
+  BOOST_TEST(seconds_since(start) < 2.0);
+  stop(reader);
+  BOOST_TEST(log.read_lines().size() == 3u);
+  struct stat info {};
+  ::stat((path.string() + ".lock").c_str(), &info);
+  BOOST_TEST((info.st_mode & 0777) == 0600u);  // only its owner can open it to lock it
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_holding_the_lock_too_long_fails_the_append_clearly_in_bounded_time) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLog log(path);
+  log.append("init", {}, kT0);
+  pid_t writer = holder([&] {
+    int fd = ::open((path.string() + ".lock").c_str(), O_RDWR);
+    struct flock range {};
+    range.l_type = F_WRLCK;
+    if (::fcntl(fd, F_OFD_SETLK, &range) != 0) ::_exit(1);
+  });
+  auto start = std::chrono::steady_clock::now();
+  try {
+    log.append("sign", {}, kT0);
+    BOOST_FAIL("append succeeded while another writer held the lock");
+  } catch (const Error& e) {
+    BOOST_TEST(e.rv() == CKR_FUNCTION_FAILED);
+    BOOST_TEST(std::string(e.what()).find("another writer has held its lock") != std::string::npos, e.what());
+  }
+  double waited = seconds_since(start);
+  BOOST_TEST(waited >= 4.5);
+  BOOST_TEST(waited < 8.0);
+  stop(writer);
+  BOOST_CHECK_NO_THROW(log.append("sign", {}, kT0));  // released: writers go on
+  BOOST_TEST(!verify_chain(log.read_lines()));
+}
+
+BOOST_AUTO_TEST_CASE(lock_file_others_could_open_is_refused) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLog log(path);
+  log.append("init", {}, kT0);
+  ::chmod((path.string() + ".lock").c_str(), 0644);
+  try {
+    log.append("sign", {}, kT0);
+    BOOST_FAIL("a readable lock file was accepted");
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("chmod 600") != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(damaged_last_line_fails_clearly_and_repair_moves_it_aside) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLog log(path);
+  log.append("init", {}, kT0);
+  log.append("sign", {{"n", 1}}, kT0);
+  std::string good = read_all(path);
+  write_all(path, good + "garbage that is not JSON\n");
+  try {
+    log.append("sign", {{"n", 2}}, kT0);
+    BOOST_FAIL("appended after a damaged last line");
+  } catch (const Error& e) {
+    BOOST_TEST(e.rv() == CKR_DEVICE_ERROR);
+    BOOST_TEST(std::string(e.what()).find("last record (line 3) is not a JSON object") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("brokerkey health --repair") != std::string::npos);
+  }
+  auto fault = verify_chain(log.read_lines());
+  BOOST_REQUIRE(fault);
+  BOOST_TEST(fault->line == 3u);
+  BOOST_TEST(damage_is_at_tail(log.read_lines(), *fault));
+
+  auto repair = log.repair_tail();
+  BOOST_REQUIRE(repair);
+  BOOST_TEST(repair->first_line == 3u);
+  BOOST_TEST(repair->last_line == 3u);
+  BOOST_TEST(read_all(repair->moved_to) == "garbage that is not JSON\n");  // evidence kept
+  BOOST_TEST(read_all(path) == good);                                     // every good record kept
+  BOOST_TEST(!log.repair_tail());
+  BOOST_CHECK_NO_THROW(log.append("sign", {{"n", 2}}, kT0));
+  BOOST_TEST(!verify_chain(log.read_lines()));
+}
+
+BOOST_AUTO_TEST_CASE(damage_followed_by_intact_records_is_not_cut) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLog log(path);
+  log.append("init", {}, kT0);
+  log.append("sign", {{"n", 1}}, kT0);
+  log.append("sign", {{"n", 2}}, kT0);
+  std::string text = read_all(path);
+  text[text.find("\"n\":1")+4] = '7';  // alter the middle record
+  write_all(path, text);
+  auto lines = log.read_lines();
+  auto fault = verify_chain(lines);
+  BOOST_REQUIRE(fault);
+  BOOST_TEST(!damage_is_at_tail(lines, *fault));
+  BOOST_CHECK_THROW(log.repair_tail(), Error);
+  BOOST_TEST(read_all(path) == text);
 }
