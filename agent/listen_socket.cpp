@@ -1,5 +1,6 @@
 #include "listen_socket.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +12,7 @@
 
 #include "core/accounts.h"
 #include "core/error.h"
+#include "core/files.h"
 
 namespace brokerkey::agent {
 
@@ -30,31 +32,29 @@ sockaddr_un address_of(const fs::path& path) {
   return address;
 }
 
-void check_directory(const fs::path& directory) {
-  struct stat info {};
-  if (::lstat(directory.c_str(), &info) != 0) throw file_error(errno_text("socket directory " + directory.string()));
-  if (!S_ISDIR(info.st_mode)) throw config_bad("socket directory " + directory.string() + " is not a directory");
-  if ((info.st_uid != ::geteuid() && info.st_uid != 0) || (info.st_mode & (S_IWGRP | S_IWOTH))) {
-    throw config_bad("socket directory " + directory.string() +
-                     " could be changed by another user: it must be owned by this user or root and "
-                     "writable by nobody else");
-  }
+// `name` inside the checked directory `directory`, as a path that reaches it through that
+// directory's descriptor: bind() and connect() take no directory descriptor, and a path by
+// name could be swapped between the check and the use.
+fs::path through(const UniqueFd& directory, const std::string& name) {
+  return fs::path("/proc/self/fd") / std::to_string(directory.get()) / name;
 }
 
-// Removes a socket no agent answers on; refuses anything else at `path`.
-void clear_stale_socket(const fs::path& path) {
+// Removes a socket no agent answers on; refuses anything else at `name`.
+void clear_stale_socket(const UniqueFd& directory, const std::string& name, const fs::path& shown) {
   struct stat info {};
-  if (::lstat(path.c_str(), &info) != 0) {
+  if (::fstatat(directory.get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return;
-    throw file_error(errno_text(path.string()));
+    throw file_error(errno_text(shown.string()));
   }
-  if (!S_ISSOCK(info.st_mode)) throw config_bad(path.string() + " exists and is not a socket; not replacing it");
+  if (!S_ISSOCK(info.st_mode)) throw config_bad(shown.string() + " exists and is not a socket; not replacing it");
   UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address = address_of(path);
+  sockaddr_un address = address_of(through(directory, name));
   if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    throw config_bad("another agent is listening on " + path.string());
+    throw config_bad("another agent is listening on " + shown.string());
   }
-  if (::unlink(path.c_str()) != 0) throw file_error(errno_text("cannot remove stale socket " + path.string()));
+  if (::unlinkat(directory.get(), name.c_str(), 0) != 0) {
+    throw file_error(errno_text("cannot remove stale socket " + shown.string()));
+  }
 }
 
 }  // namespace
@@ -88,18 +88,26 @@ UniqueFd create_listen_socket(const fs::path& path, const std::string& group) {
   } else if (errno != EEXIST) {
     throw file_error(errno_text("cannot create socket directory " + directory.string()));
   }
-  check_directory(directory);
-  clear_stale_socket(path);
+  // The directory and every one above it: nobody but this user and root can change them.
+  UniqueFd checked;
+  try {
+    checked = check_trusted_directory(directory);
+  } catch (const Error& e) {
+    throw config_bad(std::string("socket directory: ") + e.what());
+  }
+  std::string name = path.filename().string();
+  if (name.empty() || name == "." || name == "..") throw config_bad("socket path " + path.string() + " names no file");
+  clear_stale_socket(checked, name, path);
 
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) throw file_error(errno_text("socket"));
-  sockaddr_un address = address_of(path);
+  sockaddr_un address = address_of(through(checked, name));
   // bind() creates the socket file with the umask's mode: 0660 from its first moment.
   mode_t saved = ::umask(0117);
   int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
   ::umask(saved);
   if (bound != 0) throw file_error(errno_text("cannot bind " + path.string()));
-  if (gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+  if (gid && ::fchownat(checked.get(), name.c_str(), static_cast<uid_t>(-1), *gid, AT_SYMLINK_NOFOLLOW) != 0) {
     throw file_error(errno_text("cannot give " + path.string() + " to group " + group));
   }
   if (::listen(fd.get(), 128) != 0) throw file_error(errno_text("cannot listen on " + path.string()));

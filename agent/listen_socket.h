@@ -15,8 +15,10 @@ namespace brokerkey::agent {
 // passed anything other than exactly one such socket.
 UniqueFd activated_socket();
 
-// Creates `path` and listens on it. The directory is created (mode 0750) if missing; it must
-// be owned by this user or root and writable by nobody else. A stale socket left by a dead
+// Creates `path` and listens on it. The directory is created (mode 0750) if missing; it and
+// every directory above it must pass the trusted-directory rule (core/files.h: owned by this
+// user or root, writable by nobody else, a sticky directory only for an entry of ours), and
+// the socket is made, probed and replaced through the checked directory's descriptor. A stale socket left by a dead
 // agent is replaced; a live one (another agent answers) or any other file there is refused.
 // `group`, when not empty, owns the socket (the consumers' group). Throws config_bad or
 // file_error naming the problem.

@@ -55,7 +55,7 @@ mkdir -m 0750 "$WORK/run" && chgrp "$SOCKET_GROUP" "$WORK/run"
 SOCKET=$WORK/run/agent.sock
 chmod 0770 "$WORK/run"
 expect 1 "a socket directory the group could change is refused" -- "$AGENT" --socket "$SOCKET"
-contains "writable by nobody else" "socket directory message"
+contains "must not be writable by group or others" "socket directory message"
 chmod 0750 "$WORK/run"
 expect 2 "an unknown option" -- "$AGENT" --frobnicate
 contains "unknown or incomplete option '--frobnicate'" "usage message"
