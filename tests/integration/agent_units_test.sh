@@ -94,7 +94,13 @@ SOCK=$RUN/agent.sock
 # systemd-socket-activate has no SocketMode=/SocketGroup=: the socket (root's, 0644 until
 # then, so no one else can connect) gets them once it exists, before any client connects.
 # It runs the agent in its own process at the first connection (LISTEN_FDS=1).
-systemd-socket-activate -l "$SOCK" "$AGENT" --config "$BROKERKEY_CONF" 2>"$WORK/agent.log" &
+# The activated agent gets only the environment named here: under the sanitizer build, the
+# same sanitizer settings every other shell test's processes get.
+passed_env=()
+for var in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+  [ -n "${!var:-}" ] && passed_env+=(-E "$var")
+done
+systemd-socket-activate "${passed_env[@]}" -l "$SOCK" "$AGENT" --config "$BROKERKEY_CONF" 2>"$WORK/agent.log" &
 ACTIVATOR=$!
 trap 'kill "$ACTIVATOR" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
