@@ -2,7 +2,8 @@
 # the documented command (lintian errors fail the build), install it with apt, then check
 # --version, the man pages, the units (systemd-analyze verify), the service account, a
 # signature through the installed module by a broker the service account made in its home,
-# that nothing was enabled; remove it (the broker directory and the account stay), purge it,
+# the installed agent run as the service account serving a consumer account (stock ssh-add and
+# ssh-keygen), that nothing was enabled; remove it (the broker directory and the account stay), purge it,
 # and leave the machine as it was. Run by tests/run.sh after every other suite, so no other
 # test sees an installed brokerkey.   Usage: bash tests/integration/deb_test.sh   (as root)
 set -euo pipefail
@@ -32,7 +33,12 @@ fi
 # here before stays.
 had_account=$(getent passwd "$ACCOUNT" >/dev/null && echo yes || echo no)
 had_home=$([ -e "$HOME_DIR" ] && echo yes || echo no)
+CONSUMER=bkdeb$$ CONSUMER_GROUP=bkdebg$$
+AGENT_PID=
 cleanup() {
+  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+  userdel -r "$CONSUMER" >/dev/null 2>&1 || true
+  groupdel "$CONSUMER_GROUP" >/dev/null 2>&1 || true
   dpkg-query -W brokerkey >/dev/null 2>&1 && dpkg --purge brokerkey >/dev/null 2>&1
   rm -rf "$BROKER" "$WORK" /etc/brokerkey
   [ "$had_home" = no ] && rm -rf "$HOME_DIR"
@@ -125,6 +131,37 @@ exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/brokerkey-check.servi
 conf=$(sed -n 's/^Environment=//p' /lib/systemd/system/brokerkey-check.service)
 expect 0 "the check unit's command as $ACCOUNT" -- as_account env "$conf" $exec_start
 contains "healthy" "check output"
+
+# The installed agent, run as the service account (the service unit's User= and command; no
+# systemd here to start it), serves a consumer account that cannot read the broker: stock
+# ssh-add and ssh-keygen through its socket, the signing log naming the consumer.
+groupadd "$CONSUMER_GROUP"
+useradd -m -d "$WORK/home-$CONSUMER" -G "$CONSUMER_GROUP" "$CONSUMER"
+expect 0 "consumer add --user (as $ACCOUNT)" -- as_account brokerkey consumer add deb --user "$CONSUMER"
+install -d -o "$ACCOUNT" -g "$CONSUMER_GROUP" -m 0750 "$WORK/run"
+SOCKET=$WORK/run/agent.sock
+setpriv --reuid="$ACCOUNT" --regid="$ACCOUNT" --init-groups env -i PATH=/usr/bin:/bin HOME="$HOME_DIR" \
+  /usr/bin/brokerkey-agent --socket "$SOCKET" 2>"$WORK/agent.log" &
+AGENT_PID=$!
+for _ in $(seq 100); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+chgrp "$CONSUMER_GROUP" "$SOCKET"
+as_consumer() {
+  setpriv --reuid="$CONSUMER" --regid="$CONSUMER" --init-groups \
+    env -i PATH=/usr/bin:/bin HOME="$WORK/home-$CONSUMER" SSH_AUTH_SOCK="$SOCKET" "$@"
+}
+expect 2 "the consumer cannot read the broker" -- as_consumer ls "$BROKER"
+expect 0 "ssh-add -L through the installed agent" -- as_consumer ssh-add -L
+contains "acme-git-signing-ed25519-prod" "the agent lists the broker key"
+as_consumer sh -c 'ssh-add -L > "$HOME/key.pub"; echo release > "$HOME/msg"'
+expect 0 "stock ssh-keygen -Y sign through the installed agent" -- \
+  as_consumer ssh-keygen -Y sign -n git -f "$WORK/home-$CONSUMER/key.pub" "$WORK/home-$CONSUMER/msg"
+as_account brokerkey allowed-signers --principal ci@acme.example > "$WORK/allowed_signers"
+expect 0 "the signature verifies" -- ssh-keygen -Y verify -f "$WORK/allowed_signers" -I ci@acme.example -n git \
+  -s "$WORK/home-$CONSUMER/msg.sig" < "$WORK/home-$CONSUMER/msg"
+grep -q '"consumer":"deb","uid":'"$(id -u "$CONSUMER")" "$BROKER/signing-log.jsonl" && pass || fail "the signing log does not name the consumer"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" && pass || fail "the agent did not exit 0 on SIGTERM: $(cat "$WORK/agent.log")"
+AGENT_PID=
 
 # Removal leaves the broker and the account; purge too (Debian never removes a system account).
 # apt-get removes; a package installed from a file is purged by dpkg (apt no longer knows it).
