@@ -104,19 +104,12 @@ chown "$CI" "$WORK/stranger_key"
 echo "restrict,port-forwarding,command=\"/bin/false\",from=\"$RUNNER_ADDR\" $(cat "$CI_HOME/.ssh/id_ed25519.pub")" > "$WORK/sshd/keys/$RUN"
 echo "restrict,port-forwarding,command=\"/bin/false\",from=\"$RUNNER_ADDR\" $(cat "$WORK/stranger_key.pub")" > "$WORK/sshd/keys/$STRANGER"
 chmod 644 "$WORK/sshd/keys/"*
-PORT=$(python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$BROKER_ADDR")
-cat > "$WORK/sshd/sshd_config" <<CONF
-ListenAddress $BROKER_ADDR:$PORT
-HostKey $WORK/sshd/host_key
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-# The test's files live under /tmp (mode 1777), which StrictModes refuses for any key file.
-StrictModes no
-PidFile none
-MaxStartups 8
-LoginGraceTime 20
+PORT=$(free_port "$BROKER_ADDR")
+{
+  sshd_base_config "$BROKER_ADDR" "$PORT" "$WORK/sshd/host_key"
+  echo "MaxStartups 8"
+} > "$WORK/sshd/sshd_config"
+cat >> "$WORK/sshd/sshd_config" <<CONF
 AuthorizedKeysFile none
 
 Match Group $GROUP
@@ -254,7 +247,7 @@ stop_forward
 cp "$WORK/runner_key_line" "$WORK/sshd/keys/$RUN"
 # Why the Match block says "AllowTcpForwarding local" and fences with PermitOpen: sshd checks a
 # -L to a unix socket against the TCP forwarding permissions, so "no" refuses the agent too.
-PORT2=$(python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$BROKER_ADDR")
+PORT2=$(free_port "$BROKER_ADDR")
 sed -e "s/^ListenAddress .*/ListenAddress $BROKER_ADDR:$PORT2/" -e 's/AllowTcpForwarding local/AllowTcpForwarding no/' \
   "$WORK/sshd/sshd_config" > "$WORK/sshd/sshd_config_no_tcp"
 grep -q '^    AllowTcpForwarding no$' "$WORK/sshd/sshd_config_no_tcp" || fail "the variant configuration was not made"
@@ -327,18 +320,12 @@ mkdir -m 0755 "$WORK/runner-sshd"
 echo "restrict,port-forwarding,command=\"/bin/false\" $(cat "$WORK/push_key.pub")" > "$WORK/runner-sshd/$CI"
 chmod 644 "$WORK/runner-sshd/$CI"
 RPORT=$("${ON_RUNNER_HOST[@]}" python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$RUNNER_ADDR")
-cat > "$WORK/runner-sshd/sshd_config" <<CONF
-ListenAddress $RUNNER_ADDR:$RPORT
-HostKey $WORK/sshd/runner_host_key
-AuthorizedKeysFile $WORK/runner-sshd/%u
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile none
-AllowStreamLocalForwarding remote
-StreamLocalBindUnlink yes
-CONF
+{
+  sshd_base_config "$RUNNER_ADDR" "$RPORT" "$WORK/sshd/runner_host_key"
+  echo "AuthorizedKeysFile $WORK/runner-sshd/%u"
+  echo "AllowStreamLocalForwarding remote"
+  echo "StreamLocalBindUnlink yes"
+} > "$WORK/runner-sshd/sshd_config"
 "${ON_RUNNER_HOST[@]}" /usr/sbin/sshd -D -e -f "$WORK/runner-sshd/sshd_config" 2>"$WORK/runner-sshd.log" &
 RUNNER_SSHD_PID=$!
 echo "[$RUNNER_ADDR]:$RPORT $(cat "$WORK/sshd/runner_host_key.pub")" > "$WORK/runner_known_hosts"

@@ -36,21 +36,12 @@ mkdir -m 0755 "$WORK/sshd"
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd/host_key"
 "$BROKERKEY" pubkey --format ssh > "$WORK/sshd/authorized_keys"
 chmod 644 "$WORK/sshd/authorized_keys"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$WORK/sshd/sshd_config" <<CONF
-ListenAddress 127.0.0.1:$PORT
-HostKey $WORK/sshd/host_key
-AuthorizedKeysFile $WORK/sshd/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-# The test lives under /tmp (mode 1777), which StrictModes refuses for any key file path.
-StrictModes no
-PidFile none
-MaxStartups 4
-LoginGraceTime 20
-CONF
+PORT=$(free_port 127.0.0.1)
+{
+  sshd_base_config 127.0.0.1 "$PORT" "$WORK/sshd/host_key"
+  echo "AuthorizedKeysFile $WORK/sshd/authorized_keys"
+  echo "MaxStartups 4"
+} > "$WORK/sshd/sshd_config"
 /usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config" 2>"$WORK/sshd.log" &
 SSHD_PID=$!
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done

@@ -85,6 +85,28 @@ p11tool_usable() {
   fi
 }
 
+# free_port ADDR: a TCP port free on ADDR now, for a test's own server.
+free_port() {
+  python3 -c 'import socket, sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+}
+
+# sshd_base_config ADDR PORT HOST_KEY: the sshd settings every test sshd shares: one address,
+# keys only, no PAM, bounded start-ups. The caller appends what its test is about.
+sshd_base_config() {
+  cat <<CONF
+ListenAddress $1:$2
+HostKey $3
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+# The test's files live under /tmp (mode 1777), which StrictModes refuses for any key file.
+StrictModes no
+PidFile none
+LoginGraceTime 20
+CONF
+}
+
 finish() {
   echo "$checks passed, $failures failed"
   [ "$failures" -eq 0 ]
