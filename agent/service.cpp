@@ -110,9 +110,7 @@ Bytes AgentService::sign(const SignRequest& request, const Peer& peer) {
   }
   const ConsumerPolicy& policy = state->policies.at(*id.consumer);
   if (!policy.permits(what.purpose, what.ssh_namespace)) {
-    std::string purpose = what.purpose == Purpose::sshsig ? "sshsig:" + what.ssh_namespace
-                                                            : std::string(to_string(what.purpose));
-    record_refusal(std::move(entry), "purpose " + purpose + " not granted");
+    record_refusal(std::move(entry), "purpose " + Grant{what.purpose, what.ssh_namespace}.text() + " not granted");
     return failure_message();
   }
   if (!rates_.take(*id.consumer, policy.rate)) {
