@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "wire.h"
+#include "core/agent_wire.h"
 
 namespace brokerkey::agent {
 

@@ -70,9 +70,10 @@ bool Server::wait_readable(int fd, std::chrono::milliseconds timeout) {
 
 void Server::serve_connection(int raw_fd) {
   UniqueFd fd(raw_fd);
-  Peer peer;
+  Connection connection;
+  const Peer& peer = connection.peer;
   try {
-    peer = peer_of(fd.get());
+    connection.peer = peer_of(fd.get());
   } catch (const std::exception& e) {
     log(Level::warning, std::string("connection refused: ") + e.what());
     return;
@@ -101,7 +102,7 @@ void Server::serve_connection(int raw_fd) {
     }
     Bytes response;
     try {
-      response = service_.handle(parse_request(body), peer);
+      response = service_.handle(parse_request(body), connection);
     } catch (const MalformedMessage& e) {
       log(Level::info, "malformed request from consumer " + *id.consumer + ": " + e.what());
       response = failure_message();

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/broker_view.h"
+#include "core/consumer_pin.h"
 #include "core/error.h"
 #include "log.h"
 
@@ -21,18 +23,6 @@ json::object peer_fields(const std::string& consumer, const Peer& peer) {
           {"pid", peer.pid},      {"exe", peer.executable}, {"via", "agent"}};
 }
 
-json::object key_json(const KeyRecord& key, std::string_view role) {
-  json::object out{{"role", role},
-                   {"label", key.label},
-                   {"fingerprint", key.fingerprint.hex()},
-                   {"public_key", base64_encode(key.public_key.raw)},
-                   {"created", format_rfc3339(key.created)},
-                   {"rotation_due", format_rfc3339(key.rotation_due)}};
-  if (key.overlap_until) out["overlap_until"] = format_rfc3339(*key.overlap_until);
-  if (key.certificate_der_base64) out["certificate"] = *key.certificate_der_base64;
-  return out;
-}
-
 }  // namespace
 
 AgentService::AgentService(const Config& config, Backend& backend, SigningLogWriter* log)
@@ -46,12 +36,13 @@ Identification AgentService::identify_peer(const Peer& peer) {
   }
 }
 
-Bytes AgentService::handle(const Request& request, const Peer& peer) {
+Bytes AgentService::handle(const Request& request, Connection& connection) {
+  const Peer& peer = connection.peer;
   try {
     if (std::holds_alternative<RequestIdentities>(request)) return identities(peer);
-    if (const auto* sign_request = std::get_if<SignRequest>(&request)) return sign(*sign_request, peer);
+    if (const auto* sign_request = std::get_if<SignRequest>(&request)) return sign(*sign_request, connection);
     if (const auto* extension_request = std::get_if<ExtensionRequest>(&request)) {
-      return extension(*extension_request, peer);
+      return extension(*extension_request, connection);
     }
     log(Level::info, "refused message type " + std::to_string(std::get<UnsupportedRequest>(request).type) +
                          " from " + who(peer) + ": not offered by brokerkey-agent");
@@ -70,14 +61,22 @@ Bytes AgentService::identities(const Peer& peer) {
   return identities_answer(keys);
 }
 
-Bytes AgentService::sign(const SignRequest& request, const Peer& peer) {
+Bytes AgentService::sign(const SignRequest& request, const Connection& connection) {
+  const Peer& peer = connection.peer;
   auto state = ledger_.state();
   Identification id = identify(*state, peer);
   if (!id.consumer) {
     log(Level::warning, "refused a signature for " + who(peer) + ": " + id.refusal);
     return failure_message();
   }
+  if (connection.login && connection.login != id.consumer) {
+    // The ledger moved the peer to another consumer since it logged in: its login is void.
+    log(Level::warning, "refused a signature for " + who(peer) + ": logged in as consumer " +
+                            *connection.login + ", now consumer " + *id.consumer);
+    return failure_message();
+  }
   json::object entry = peer_fields(*id.consumer, peer);
+  if (connection.login) entry["login"] = connection.login_with_pin ? "pin" : "peer";
   entry["message_sha256"] = hex_encode(sha256(request.data));
 
   const KeyRecord* key = state->current(now());
@@ -155,15 +154,20 @@ void AgentService::record_refusal(json::object entry, const std::string& reason)
   }
 }
 
-Bytes AgentService::extension(const ExtensionRequest& request, const Peer& peer) {
+Bytes AgentService::extension(const ExtensionRequest& request, Connection& connection) {
+  const Peer& peer = connection.peer;
   auto state = ledger_.state();
-  if (!identify(*state, peer).consumer) return failure_message();
+  Identification id = identify(*state, peer);
+  if (!id.consumer) return failure_message();
   if (request.name == kQueryExtension) {
     if (!request.contents.empty()) return failure_message();
     WireWriter names;
-    for (std::string_view name : {kQueryExtension, kViewExtension, kHealthExtension}) names.string(name);
+    for (std::string_view name : {kQueryExtension, kViewExtension, kHealthExtension, kLoginExtension}) {
+      names.string(name);
+    }
     return extension_response(request.name, names.bytes());
   }
+  if (request.name == kLoginExtension) return login(request, connection, *id.consumer);
   if (request.name == kViewExtension || request.name == kHealthExtension) {
     if (!request.contents.empty()) return extension_failure_message();
     std::string text = request.name == kViewExtension ? view_json(*state) : health_json(peer);
@@ -176,17 +180,54 @@ Bytes AgentService::extension(const ExtensionRequest& request, const Peer& peer)
 }
 
 std::string AgentService::view_json(const LedgerState& state) {
-  TimePoint at = now();
-  json::array keys;
-  if (const KeyRecord* current = state.current(at); current && ledger_.proven(*current)) {
-    keys.push_back(key_json(*current, "current"));
+  BrokerView view;
+  view.time = now();
+  // Who may sign, and how, is each consumer's own business: the view leaves it out.
+  view.ledger.initialized = state.initialized;
+  view.ledger.token_label = config_.token_label;
+  view.ledger.keys = state.keys;
+  view.ledger.records = state.records;
+  view.ledger.head_hash = state.head_hash;
+  if (const KeyRecord* current = state.current(view.time); current && ledger_.proven(*current)) {
+    view.current = current->fingerprint;
   }
-  if (const KeyRecord* overlap = state.overlap(at)) keys.push_back(key_json(*overlap, "overlap"));
-  json::object view{{"token_label", config_.token_label},
-                    {"time", format_rfc3339(at)},
-                    {"ledger", json::object{{"records", state.records}, {"head", state.head_hash}}},
-                    {"keys", std::move(keys)}};
-  return json::serialize(view);
+  if (const KeyRecord* overlap = state.overlap(view.time)) view.overlap = overlap->fingerprint;
+  return broker_view_json(view);
+}
+
+Bytes AgentService::login(const ExtensionRequest& request, Connection& connection, const std::string& consumer) {
+  std::optional<Secret> pin;
+  try {
+    WireReader in(request.contents);
+    if (!in.empty()) {
+      pin.emplace(std::string(in.text()));
+      in.expect_end("login@brokerkey.org");
+    }
+  } catch (const MalformedMessage&) {
+    return failure_message();
+  }
+  auto refuse = [&](const std::string& why) {
+    log(Level::warning, "login refused for " + who(connection.peer) + " (consumer " + consumer + "): " + why);
+    return extension_failure_message();
+  };
+  if (connection.login) return refuse("already logged in as consumer " + *connection.login);
+  if (pin) {
+    // "NAME:SECRET", checked against the configuration as it is now (consumer add and remove
+    // rewrite it), as the module checks it in embedded mode.
+    std::string_view text = pin->view();
+    std::size_t colon = text.find(':');
+    if (colon == std::string_view::npos || text.substr(0, colon) != consumer) {
+      return refuse("the PIN is not consumer " + consumer + "'s");
+    }
+    Config current = load_config(config_.file);
+    const ConsumerEntry* entry = current.find_consumer(consumer);
+    if (!entry || !pin_matches(*entry, text)) return refuse("wrong PIN");
+  }
+  connection.login = consumer;
+  connection.login_with_pin = pin.has_value();
+  WireWriter body;
+  body.string(std::string_view(consumer));
+  return extension_response(request.name, body.bytes());
 }
 
 std::string AgentService::health_json(const Peer& peer) {

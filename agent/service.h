@@ -6,6 +6,7 @@
 // the signing log is durable. Sockets and threads are server.h's business, not this file's.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "classify.h"
@@ -14,10 +15,18 @@
 #include "ledger_follower.h"
 #include "peer.h"
 #include "policy.h"
-#include "protocol.h"
+#include "core/agent_protocol.h"
 #include "signing_log_writer.h"
 
 namespace brokerkey::agent {
+
+// What one connection has established: the peer the kernel named when it connected, and the
+// consumer a login@brokerkey.org request bound to it (with how), if one did.
+struct Connection {
+  Peer peer;
+  std::optional<std::string> login;  // the consumer logged in on this connection
+  bool login_with_pin = false;
+};
 
 class AgentService {
  public:
@@ -29,12 +38,19 @@ class AgentService {
 
   // The response to one request (a message body). Never throws: every failure is a plain
   // SSH_AGENT_FAILURE, and its reason goes to the agent's log.
-  Bytes handle(const Request& request, const Peer& peer);
+  Bytes handle(const Request& request, Connection& connection);
+  // For a request on a connection that has not logged in (tests, one-shot callers).
+  Bytes handle(const Request& request, const Peer& peer) {
+    Connection connection{peer, std::nullopt, false};
+    return handle(request, connection);
+  }
 
  private:
   Bytes identities(const Peer& peer);
-  Bytes sign(const SignRequest& request, const Peer& peer);
-  Bytes extension(const ExtensionRequest& request, const Peer& peer);
+  Bytes sign(const SignRequest& request, const Connection& connection);
+  Bytes extension(const ExtensionRequest& request, Connection& connection);
+  // login@brokerkey.org: binds the peer's consumer to the connection, checking its PIN if given.
+  Bytes login(const ExtensionRequest& request, Connection& connection, const std::string& consumer);
   std::string view_json(const LedgerState& state);
   std::string health_json(const Peer& peer);
   // Records a request that did not produce a signature; never throws.

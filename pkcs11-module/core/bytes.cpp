@@ -1,5 +1,6 @@
 #include "core/bytes.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "core/error.h"
@@ -122,5 +123,7 @@ std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteView data) {
 
 Sha256 sha256(ByteView data) { return digest<32>(EVP_sha256(), data); }
 std::array<std::uint8_t, 64> sha512(ByteView data) { return digest<64>(EVP_sha512(), data); }
+
+WipeOnExit::~WipeOnExit() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
 
 }  // namespace brokerkey

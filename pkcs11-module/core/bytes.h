@@ -37,4 +37,17 @@ Bytes der_tlv(std::uint8_t tag, ByteView body);
 Sha256 sha256(ByteView data);
 std::array<std::uint8_t, 64> sha512(ByteView data);
 
+// Overwrites a buffer that held a secret (a PIN on its way to the agent) when the scope ends,
+// however it ends.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(Bytes& bytes) : bytes_(bytes) {}
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+  ~WipeOnExit();
+
+ private:
+  Bytes& bytes_;
+};
+
 }  // namespace brokerkey

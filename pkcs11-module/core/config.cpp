@@ -10,6 +10,8 @@ namespace brokerkey {
 
 namespace json = boost::json;
 
+std::string_view to_string(ConfigMode mode) { return mode == ConfigMode::client ? "client" : "embedded"; }
+
 const ConsumerEntry* Config::find_consumer(std::string_view name) const {
   for (const auto& consumer : consumers) {
     if (consumer.name == name) return &consumer;
@@ -109,9 +111,13 @@ Config parse_config(std::string_view text, const fs::path& file) {
   Config config;
   config.file = file;
   Reader top(root, file.string() + ":");
-  top.finish({"version", "token_label", "backend", "ledger", "signing_log", "naming", "rotation",
+  top.finish({"version", "mode", "token_label", "backend", "ledger", "signing_log", "naming", "rotation",
               "consumers", "agent"});
   top.integer("version", 1, 1, 1);  // the only format so far
+  std::string mode = top.string("mode", std::string("embedded"));
+  if (mode != "embedded" && mode != "client") top.fail("field 'mode' must be \"embedded\" or \"client\"");
+  config.mode = mode == "client" ? ConfigMode::client : ConfigMode::embedded;
+  bool client = config.mode == ConfigMode::client;
   config.token_label = top.string("token_label", std::string("brokerkey"));
   try {
     check_token_label(config.token_label);
@@ -119,19 +125,21 @@ Config parse_config(std::string_view text, const fs::path& file) {
     top.fail(std::string("field 'token_label': ") + e.what());
   }
 
-  Reader backend = top.object("backend");
-  backend.finish({"module", "token_label", "pin_file", "env"});
-  config.backend.module = resolve(base, backend.string("module"));
-  config.backend.token_label = backend.string("token_label");
-  config.backend.pin_file = resolve(base, backend.string("pin_file"));
-  if (const json::value* env = backend.find("env")) {
-    Reader env_reader(*env, file.string() + ": backend.env");
-    for (const auto& entry : env->as_object()) {
-      config.backend.env[std::string(entry.key())] = env_reader.string(entry.key());
+  if (!client || top.find("backend")) {
+    Reader backend = top.object("backend");
+    backend.finish({"module", "token_label", "pin_file", "env"});
+    config.backend.module = resolve(base, backend.string("module"));
+    config.backend.token_label = backend.string("token_label");
+    config.backend.pin_file = resolve(base, backend.string("pin_file"));
+    if (const json::value* env = backend.find("env")) {
+      Reader env_reader(*env, file.string() + ": backend.env");
+      for (const auto& entry : env->as_object()) {
+        config.backend.env[std::string(entry.key())] = env_reader.string(entry.key());
+      }
     }
   }
 
-  config.ledger = resolve(base, top.string("ledger"));
+  if (!client || top.find("ledger")) config.ledger = resolve(base, top.string("ledger"));
   // Without a signing_log field signatures are not logged (for benchmarks; init always sets it).
   if (top.find("signing_log")) config.signing_log = resolve(base, top.string("signing_log"));
 
@@ -153,6 +161,7 @@ Config parse_config(std::string_view text, const fs::path& file) {
     if (agent.find("socket")) config.agent.socket = resolve(base, agent.string("socket"));
     config.agent.socket_group = agent.string("socket_group", std::string());
   }
+  if (client && config.agent.socket.empty()) top.fail("is a client configuration (mode \"client\") without agent.socket");
   if (const json::value* consumers = top.find("consumers")) {
     if (!consumers->is_array()) top.fail("field 'consumers' must be an array");
     for (const auto& item : consumers->as_array()) {
@@ -207,19 +216,29 @@ std::string serialize_config(const Config& config) {
   if (!config.naming.env.empty()) naming["env"] = config.naming.env;
   json::object root{
       {"version", 1},
+      {"mode", to_string(config.mode)},
       {"token_label", config.token_label},
-      {"backend", std::move(backend)},
-      {"ledger", config.ledger.string()},
       {"naming", std::move(naming)},
       {"rotation", json::object{{"period_days", config.rotation.period_days},
                                 {"overlap_days", config.rotation.overlap_days}}},
       {"consumers", std::move(consumers)},
   };
+  // A client configuration may have neither.
+  if (!config.backend.module.empty()) root["backend"] = std::move(backend);
+  if (!config.ledger.empty()) root["ledger"] = config.ledger.string();
   if (!config.signing_log.empty()) root["signing_log"] = config.signing_log.string();
   json::object agent;
   if (!config.agent.socket.empty()) agent["socket"] = config.agent.socket.string();
   if (!config.agent.socket_group.empty()) agent["socket_group"] = config.agent.socket_group;
   if (!agent.empty()) root["agent"] = std::move(agent);
+  return json::serialize(root) + "\n";
+}
+
+std::string client_config_text(const fs::path& socket, std::string_view token_label) {
+  json::object root{{"version", 1},
+                    {"mode", "client"},
+                    {"token_label", token_label},
+                    {"agent", json::object{{"socket", socket.string()}}}};
   return json::serialize(root) + "\n";
 }
 

@@ -48,8 +48,17 @@ struct AgentConfig {
   std::string socket_group;  // group that may connect (mode 0660); empty: the agent's own group
 };
 
+// How the module, the drop-ins and the keytool's read commands reach the key
+// (docs/ARCHITECTURE.md): embedded loads the backend in the calling process (the backend PIN,
+// the token store, the ledger and the signing log must all be readable); client asks
+// brokerkey-agent at agent.socket and reads no other file. A configuration states its mode;
+// one written before modes existed (no "mode" field) is embedded.
+enum class ConfigMode { embedded, client };
+std::string_view to_string(ConfigMode mode);
+
 struct Config {
   fs::path file;  // where it was read from; not stored
+  ConfigMode mode = ConfigMode::embedded;
   std::string token_label = "brokerkey";
   BackendConfig backend;
   fs::path ledger;
@@ -67,10 +76,15 @@ struct Config {
 fs::path locate_config();
 
 // Throws config_bad with the file and the field at fault. Relative paths inside the file are
-// taken relative to the file's directory.
+// taken relative to the file's directory. An embedded configuration needs backend and ledger;
+// a client one needs only agent.socket (any backend, ledger or consumers it names are read
+// but never used by a client).
 Config load_config(const fs::path& file);
 Config parse_config(std::string_view json, const fs::path& file);
 std::string serialize_config(const Config& config);
+// A client configuration for `socket` (absolute) and `token_label`: what
+// `brokerkey client-config` prints. Nothing in it is secret.
+std::string client_config_text(const fs::path& socket, std::string_view token_label);
 // Writes atomically with mode 0600.
 void save_config(const Config& config);
 

@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "protocol.h"
-#include "wire.h"
+#include "core/agent_protocol.h"
+#include "core/agent_wire.h"
 
 extern char** environ;
 

@@ -28,9 +28,9 @@
 #include "core/config.h"
 #include "core/ed25519.h"
 #include "core/ledger.h"
-#include "protocol.h"
+#include "core/agent_protocol.h"
 #include "temp_broker.h"
-#include "wire.h"
+#include "core/agent_wire.h"
 
 using namespace brokerkey;
 using namespace std::chrono_literals;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/config.h"
+#include "core/broker_view.h"
 #include "core/error.h"
 #include "core/pkcs11_backend.h"
 #include "core/sshsig.h"
@@ -30,7 +31,13 @@ struct AgentFixture {
   SigningLogWriter log{config.signing_log};
   AgentService service{config, backend, &log};
 
-  AgentFixture() { broker.keytool("consumer add me --uid " + std::to_string(::getuid()) + " --rate 1000/1s"); }
+  std::string pin;  // consumer "me"'s, as consumer add printed it
+
+  AgentFixture() {
+    std::string added = broker.keytool("consumer add me --uid " + std::to_string(::getuid()) + " --rate 1000/1s");
+    std::size_t start = added.find("\n\n  ") + 4;
+    pin = added.substr(start, added.find('\n', start) - start);
+  }
 
   Bytes current_blob() {
     Bytes answer = service.handle(RequestIdentities{}, self());
@@ -136,9 +143,12 @@ BOOST_FIXTURE_TEST_CASE(rotation_and_revocation_followed_at_the_next_request, Ag
   BOOST_TEST(sign(old_blob, data) == failure_message());
   BOOST_TEST(last_result() == "refused: the key is overlap, not current");
   BOOST_TEST(ed25519_verify(key_of(new_blob), data, signature_of(sign(new_blob, data))));
-  auto view = extension(kViewExtension);
-  BOOST_TEST(view.at("keys").as_array().size() == 2u);
-  BOOST_TEST(view.at("keys").as_array()[1].as_object().at("role").as_string() == "overlap");
+  BrokerView view = parse_broker_view(boost::json::serialize(extension(kViewExtension)));
+  BOOST_TEST(view.ledger.keys.size() == 2u);
+  BOOST_REQUIRE(view.overlap_key());
+  BOOST_TEST(ssh_wire_blob(view.overlap_key()->public_key) == old_blob);
+  BOOST_TEST(view.overlap_key()->superseded_at.has_value());
+  BOOST_TEST(ssh_wire_blob(view.current_key()->public_key) == new_blob);
   broker.keytool("revoke " + broker.fingerprint() + " --reason test");
   Bytes answer = service.handle(RequestIdentities{}, self());
   BOOST_TEST(answer == identities_answer({}));
@@ -153,15 +163,18 @@ BOOST_FIXTURE_TEST_CASE(extensions, AgentFixture) {
   BOOST_TEST(in.text() == "query");
   std::vector<std::string> names;
   while (!in.empty()) names.emplace_back(in.text());
-  BOOST_TEST((names == std::vector<std::string>{"query", "view@brokerkey.org", "health@brokerkey.org"}));
+  BOOST_TEST((names == std::vector<std::string>{"query", "view@brokerkey.org", "health@brokerkey.org",
+                                                "login@brokerkey.org"}));
 
-  auto view = extension(kViewExtension);
-  auto current = view.at("keys").as_array().at(0).as_object();
-  BOOST_TEST(current.at("role").as_string() == "current");
-  BOOST_TEST(current.at("fingerprint").as_string() == broker.fingerprint());
-  BOOST_TEST(current.at("label").as_string() == "acme-git-signing-ed25519-prod");
+  BrokerView view = parse_broker_view(boost::json::serialize(extension(kViewExtension)));
+  BOOST_REQUIRE(view.current_key());
+  BOOST_TEST(view.current_key()->fingerprint.hex() == broker.fingerprint());
+  BOOST_TEST(view.current_key()->label == "acme-git-signing-ed25519-prod");
+  BOOST_TEST(!view.overlap);
   Ledger ledger(config.ledger);
-  BOOST_TEST(view.at("ledger").as_object().at("head").as_string() == ledger.state().head_hash);
+  BOOST_TEST(view.ledger.head_hash == ledger.state().head_hash);
+  BOOST_TEST(view.ledger.records == ledger.state().records);
+  BOOST_TEST(view.ledger.consumers.empty());  // who else signs is not a client's business
 
   auto health = extension(kHealthExtension);
   BOOST_TEST(health.at("status").as_string() == "ok");
@@ -209,4 +222,36 @@ BOOST_FIXTURE_TEST_CASE(group_commit_keeps_every_record_in_one_chain, AgentFixtu
   auto lines = ChainedLog(config.signing_log).read_lines();
   BOOST_TEST(lines.size() == static_cast<std::size_t>(kThreads * kEach));
   BOOST_TEST(!verify_chain(lines).has_value());
+}
+
+// login@brokerkey.org: a consumer PIN must be the peer's own consumer's and right; an empty one
+// binds the consumer the kernel named (the protected authentication path). Either is recorded.
+BOOST_FIXTURE_TEST_CASE(login_binds_the_peers_consumer, AgentFixture) {
+  broker.keytool("consumer add second --uid 4242");
+  auto login = [&](Connection& connection, std::optional<std::string> given) {
+    WireWriter contents;
+    if (given) contents.string(std::string_view(*given));
+    return service.handle(ExtensionRequest{std::string(kLoginExtension), contents.take()}, connection);
+  };
+  BOOST_REQUIRE(pin.starts_with("me:"));
+  Connection wrong{self(), std::nullopt, false};
+  BOOST_TEST(login(wrong, std::string("me:not-the-secret")) == extension_failure_message());
+  BOOST_TEST(login(wrong, "second" + pin.substr(2)) == extension_failure_message());  // another consumer's name
+  BOOST_TEST(!wrong.login);
+
+  Connection with_pin{self(), std::nullopt, false};
+  WireWriter named;
+  named.string(std::string_view("me"));
+  BOOST_TEST(login(with_pin, pin) == extension_response(kLoginExtension, named.bytes()));
+  BOOST_TEST(with_pin.login.value_or("") == "me");
+  BOOST_TEST(login(with_pin, pin) == extension_failure_message());  // once per connection
+  Bytes data = sshsig_signed_data("git", as_bytes("with a PIN"));
+  Bytes answer = service.handle(SignRequest{current_blob(), data, 0}, with_pin);
+  BOOST_TEST(ed25519_verify(key_of(current_blob()), data, signature_of(answer)));
+  BOOST_TEST(log_records().back().at("login").as_string() == "pin");
+
+  Connection by_peer{self(), std::nullopt, false};
+  BOOST_TEST(login(by_peer, std::nullopt) == extension_response(kLoginExtension, named.bytes()));
+  service.handle(SignRequest{current_blob(), data, 0}, by_peer);
+  BOOST_TEST(log_records().back().at("login").as_string() == "peer");
 }

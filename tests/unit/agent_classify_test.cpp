@@ -6,7 +6,7 @@
 
 #include "classify.h"
 #include "core/sshsig.h"
-#include "wire.h"
+#include "core/agent_wire.h"
 
 using namespace brokerkey;
 using namespace brokerkey::agent;

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE agent_protocol
 #include <boost/test/unit_test.hpp>
 
-#include "protocol.h"
+#include "core/agent_protocol.h"
 
 using namespace brokerkey;
 using namespace brokerkey::agent;

@@ -93,3 +93,22 @@ BOOST_AUTO_TEST_CASE(missing_file_is_a_clear_error) {
     BOOST_TEST(std::string(e.what()).find("/nonexistent/brokerkey.conf") != std::string::npos);
   }
 }
+
+// A client configuration needs only the agent's socket; it states its mode, and a broker's own
+// configuration without a mode field (written before modes existed) is embedded.
+BOOST_AUTO_TEST_CASE(client_mode) {
+  Config client = parse_config(client_config_text("/run/brokerkey/agent.sock", "brokerkey"), "/etc/brokerkey/brokerkey.conf");
+  BOOST_TEST((client.mode == ConfigMode::client));
+  BOOST_TEST(client.agent.socket == "/run/brokerkey/agent.sock");
+  BOOST_TEST(client.token_label == "brokerkey");
+  BOOST_TEST(client.backend.pin_file.empty());
+  BOOST_TEST((parse_config(serialize_config(client), client.file).mode == ConfigMode::client));
+  BOOST_CHECK_THROW(parse_config(R"({"mode":"client","token_label":"brokerkey"})", "/c"), Error);
+  BOOST_CHECK_THROW(parse_config(R"({"mode":"agent","agent":{"socket":"/s"}})", "/c"), Error);
+  BOOST_CHECK_THROW(parse_config(R"({"mode":"embedded","agent":{"socket":"/s"}})", "/c"), Error);  // no backend
+  // A client configuration may name a backend (a broker host's operator); it is never used.
+  Config named = parse_config(R"({"mode":"client","agent":{"socket":"s.sock"},
+      "backend":{"module":"/m.so","token_label":"b","pin_file":"pin"},"ledger":"l"})", "/etc/x/c.conf");
+  BOOST_TEST(named.agent.socket == "/etc/x/s.sock");
+  BOOST_TEST(named.backend.pin_file == "/etc/x/pin");
+}

@@ -1,4 +1,4 @@
-#include "wire.h"
+#include "core/agent_wire.h"
 
 namespace brokerkey::agent {
 

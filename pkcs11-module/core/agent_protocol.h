@@ -5,12 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "core/bytes.h"
-#include "wire.h"
+#include "core/agent_wire.h"
 
 namespace brokerkey::agent {
 
@@ -40,6 +41,11 @@ constexpr std::uint32_t SSH_AGENT_RSA_SHA2_512 = 0x04;
 constexpr std::string_view kQueryExtension = "query";
 constexpr std::string_view kViewExtension = "view@brokerkey.org";
 constexpr std::string_view kHealthExtension = "health@brokerkey.org";
+// Binds a consumer to the connection (docs/AGENT.md): contents are one string, the consumer
+// PIN ("NAME:SECRET"), or empty to log in as the consumer the peer's credentials name (the
+// PKCS#11 protected authentication path). Answered SSH_AGENT_EXTENSION_RESPONSE with one
+// string, the consumer's name, or SSH_AGENT_EXTENSION_FAILURE.
+constexpr std::string_view kLoginExtension = "login@brokerkey.org";
 
 struct RequestIdentities {};
 struct SignRequest {
@@ -73,6 +79,19 @@ Bytes ed25519_sign_response(ByteView signature);
 Bytes extension_response(std::string_view name, ByteView contents);
 
 // The frame around a message: uint32 length, then the body.
-Bytes framed(const Bytes& body);
+Bytes framed(ByteView body);
+
+// The client's side: requests, and the responses it reads. A parser returns nullopt for
+// SSH_AGENT_FAILURE (and SSH_AGENT_EXTENSION_FAILURE for an extension), and throws
+// MalformedMessage for any other message, a missing field or trailing bytes.
+Bytes request_identities_message();
+Bytes sign_request_message(ByteView key_blob, ByteView data, std::uint32_t flags = 0);
+// `contents` follow the name as they are (for the text extensions above: one string, or none).
+Bytes extension_message(std::string_view name, ByteView contents = {});
+std::optional<std::vector<Identity>> parse_identities_answer(ByteView body);
+// The 64 signature bytes of an `ssh-ed25519` signature blob.
+std::optional<Bytes> parse_ed25519_sign_response(ByteView body);
+// The contents after the name, which must be `name`.
+std::optional<Bytes> parse_extension_response(ByteView body, std::string_view name);
 
 }  // namespace brokerkey::agent
