@@ -28,8 +28,8 @@
 #include "core/ledger.h"
 #include "core/sshsig.h"
 #include "core/unique_fd.h"
-#include "protocol.h"
-#include "wire.h"
+#include "core/agent_protocol.h"
+#include "core/agent_wire.h"
 
 namespace {
 

@@ -16,8 +16,8 @@
 #include <string_view>
 
 #include "classify.h"
-#include "protocol.h"
-#include "wire.h"
+#include "core/agent_protocol.h"
+#include "core/agent_wire.h"
 
 namespace {
 
