@@ -5,7 +5,7 @@
 // PKCS#11 3.0 specification) and restarted (the same session signs again, its login replayed);
 // refusals (CKR_FUNCTION_REJECTED, CKR_KEY_HANDLE_INVALID after a revocation); a rotation seen
 // at the next call; and fork (the child never uses the parent's connections).
-#define BOOST_TEST_MODULE module_client
+#define BOOST_TEST_MODULE module_over_agent
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,7 +74,7 @@ const std::set<CK_RV> kLogin{CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_NOT_INITIALIZED, CK
   } while (0)
 
 struct Fixture {
-  Fixture() { BOOST_REQUIRE_MESSAGE(client_mode(), "module_client_test runs in client mode only"); }
+  Fixture() { BOOST_REQUIRE_MESSAGE(client_mode(), "module_over_agent_test runs in client mode only"); }
   TempBroker broker;
   LoadedModule module;
   CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
