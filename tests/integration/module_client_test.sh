@@ -78,13 +78,21 @@ traced() {
   shift
   as strace -f -qq -e trace=%file -o "$HOME_DIR/$name.trace" "$@"
 }
-# untouched NAME: the trace opened no path under the broker directory and loaded no backend.
+# untouched NAME [TRACE CONF]: the trace (default the consumer's NAME.trace) opened no path
+# under the broker directory and loaded no backend, but read the client configuration CONF.
+# brokerkey opens trusted files one component at a time from / (openat), so a path shows as
+# its components: the broker directory's name and its files' names are looked for too.
+BROKER_NAMES='"broker"|"(backend\.pin|ledger\.jsonl|signing-log\.jsonl|softhsm2\.conf|tokens)"'
 untouched() {
-  local trace=$HOME_DIR/$1.trace
+  local trace=${2:-$HOME_DIR/$1.trace} conf=${3:-$HOME_DIR/.config/brokerkey/brokerkey.conf}
   if [ ! -s "$trace" ]; then fail "$1: no trace written"; return; fi
-  if grep -F "$BROKER" "$trace" >/dev/null; then fail "$1 touched the broker directory: $(grep -F "$BROKER" "$trace" | head -3)"; else pass; fi
+  if grep -F "$BROKER" "$trace" >/dev/null || grep -E "$BROKER_NAMES" "$trace" >/dev/null; then
+    fail "$1 touched the broker directory: $(grep -E "$BROKER_NAMES|$BROKER" "$trace" | head -3)"
+  else
+    pass
+  fi
   if grep -E 'softhsm|libsofthsm2' "$trace" >/dev/null; then fail "$1 loaded the backend: $(grep -E 'softhsm' "$trace" | head -3)"; else pass; fi
-  if grep -F "$HOME_DIR/.config/brokerkey/brokerkey.conf" "$trace" >/dev/null; then pass; else fail "$1 did not read the client configuration"; fi
+  if grep -F "\"$(basename "$conf")\"" "$trace" >/dev/null; then pass; else fail "$1 did not read the client configuration"; fi
 }
 verified() {
   expect 0 "$1: openssl verifies the signature" -- openssl pkeyutl -verify -pubin -inkey "$2" \
@@ -104,6 +112,11 @@ expect 0 "pkcs11-tool signs on the protected path (no PIN)" -- traced protected 
   --module "$MODULE" --login --sign --mechanism EDDSA --label "$LABEL" -i "$HOME_DIR/msg" -o "$HOME_DIR/sig"
 verified "protected path" "$WORK/pub.pem"
 untouched protected
+# The check sees a module that does read the broker: the same run in embedded mode, as root.
+env BROKERKEY_CONF="$BROKERKEY_CONF" strace -f -qq -e trace=%file -o "$WORK/embedded.trace" \
+  pkcs11-tool --module "$MODULE" -L >/dev/null 2>&1 || true
+grep -E "$BROKER_NAMES" "$WORK/embedded.trace" | grep -q '"ledger.jsonl"' && pass ||
+  fail "the trace check does not see the embedded module open the ledger"
 RECORD=$(tail -n 1 "$LOG")
 for field in '"consumer":"builder"' "\"uid\":$(id -u "$CONSUMER")" '"via":"agent"' '"login":"peer"' '"result":"ok"' '"exe":"/usr/bin/pkcs11-tool"'; do
   grep -qF "$field" <<<"$RECORD" && pass || fail "signing log record lacks $field: $RECORD"
@@ -127,6 +140,24 @@ if p11tool_usable; then
   contains "Verifying against public key in the token... ok" "p11tool test-sign"
   untouched p11tool
 fi
+
+# A client configuration that also names the backend, its PIN file, the ledger and the signing
+# log (the broker's own, switched to client mode), used by root, who could read them all: none
+# is opened.
+"$BROKERKEY" consumer add operator --uid 0 --allow raw >/dev/null
+python3 - "$BROKERKEY_CONF" "$SOCKET" "$WORK/named.conf" <<'PY'
+import json, sys
+conf = json.load(open(sys.argv[1]))
+conf["mode"] = "client"
+conf["agent"] = {"socket": sys.argv[2]}
+open(sys.argv[3], "w").write(json.dumps(conf))
+PY
+grep -qF "$BROKER/backend.pin" "$WORK/named.conf" && pass || fail "the named configuration lacks the PIN file"
+expect 0 "root signs with a client configuration that names every broker file" -- \
+  env BROKERKEY_CONF="$WORK/named.conf" strace -f -qq -e trace=%file -o "$WORK/named.trace" \
+  pkcs11-tool --module "$MODULE" --login --sign --mechanism EDDSA --label "$LABEL" -i "$HOME_DIR/msg" -o "$WORK/sig-root"
+untouched "named files" "$WORK/named.trace" "$WORK/named.conf"
+grep -qF '"consumer":"operator"' <(tail -n 1 "$LOG") && pass || fail "root's signature not logged: $(tail -n 1 "$LOG")"
 
 # The agent stopped: no token, a clear message; restarted: works with nothing else done.
 stop_agent
