@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "agent_client.h"
 #include "core/bytes.h"
@@ -190,6 +192,25 @@ BOOST_FIXTURE_TEST_CASE(agent_stopped_and_restarted, Fixture) {
   broker.agent()->start();
   CHECK_CODE(login(fresh, ""), kLogin, CKR_OK);
   BOOST_TEST(signs(fresh, key, "protected path after the restart"));
+}
+
+// The agent closes a connection idle for --idle-timeout seconds: the module's pooled
+// connections (the view's and the logged-in slot's) are then stale, and the next call replaces
+// them at once, replaying the login, without an error reaching the caller.
+BOOST_FIXTURE_TEST_CASE(idle_connections_closed_by_the_agent_are_replaced, Fixture) {
+  broker.agent()->kill_now();
+  AgentProcess agent(broker.conf(), broker.agent_socket(), broker.agent_log(), {"--idle-timeout", "1"});
+  agent.start();
+  CK_SESSION_HANDLE session = module.open_session("");
+  BOOST_REQUIRE(login(session, "") == CKR_OK);
+  CK_OBJECT_HANDLE key = module.find_one(session, CKO_PRIVATE_KEY);
+  for (int round = 0; round < 3; ++round) {
+    BOOST_TEST(signs(session, key, "round " + std::to_string(round)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  }
+  CK_ULONG count = 0;
+  BOOST_TEST(module->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
+  BOOST_TEST(count == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(refusals_rotation_and_revocation, Fixture) {
