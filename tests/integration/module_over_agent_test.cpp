@@ -1,8 +1,8 @@
 // The module in client mode (registered with BROKERKEY_TEST_MODULE_MODE=client only): the
 // real brokerkey-agent on a real SoftHSM broker, the module reading nothing but a client
 // configuration. The protected authentication path and the consumer PIN; the agent stopped
-// (no token, CKR_DEVICE_REMOVED on open sessions, each code from its function's list in the
-// PKCS#11 3.0 specification) and restarted (the same session signs again, its login replayed);
+// (no token, CKR_DEVICE_REMOVED on open sessions; module_return_codes_test checks each code
+// against its function's list in the PKCS#11 3.0 specification) and restarted (the same session signs again, its login replayed);
 // refusals (CKR_FUNCTION_REJECTED, CKR_KEY_HANDLE_INVALID after a revocation); a rotation seen
 // at the next call; and fork (the child never uses the parent's connections).
 #define BOOST_TEST_MODULE module_over_agent
@@ -11,7 +11,6 @@
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
-#include <set>
 #include <thread>
 
 #include "agent_client.h"
@@ -24,56 +23,9 @@ using namespace brokerkey;
 
 namespace {
 
-// "Return values" of the functions below, PKCS#11 3.0 base specification section 5.
-const std::set<CK_RV> kGetTokenInfo{CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY,
-                                    CKR_DEVICE_REMOVED, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR,
-                                    CKR_HOST_MEMORY, CKR_OK, CKR_SLOT_ID_INVALID, CKR_TOKEN_NOT_PRESENT,
-                                    CKR_TOKEN_NOT_RECOGNIZED, CKR_ARGUMENTS_BAD};
-const std::set<CK_RV> kOpenSession{CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY,
-                                   CKR_DEVICE_REMOVED, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR,
-                                   CKR_HOST_MEMORY, CKR_OK, CKR_SESSION_COUNT,
-                                   CKR_SESSION_PARALLEL_NOT_SUPPORTED, CKR_SESSION_READ_WRITE_SO_EXISTS,
-                                   CKR_SLOT_ID_INVALID, CKR_TOKEN_NOT_PRESENT, CKR_TOKEN_NOT_RECOGNIZED,
-                                   CKR_TOKEN_WRITE_PROTECTED, CKR_ARGUMENTS_BAD};
-const std::set<CK_RV> kFindObjectsInit{CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_TYPE_INVALID,
-                                       CKR_ATTRIBUTE_VALUE_INVALID, CKR_CRYPTOKI_NOT_INITIALIZED,
-                                       CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
-                                       CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK,
-                                       CKR_OPERATION_ACTIVE, CKR_PIN_EXPIRED, CKR_SESSION_CLOSED,
-                                       CKR_SESSION_HANDLE_INVALID};
-const std::set<CK_RV> kGetAttributeValue{CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID,
-                                         CKR_BUFFER_TOO_SMALL, CKR_CRYPTOKI_NOT_INITIALIZED,
-                                         CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
-                                         CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY,
-                                         CKR_OBJECT_HANDLE_INVALID, CKR_OK, CKR_SESSION_CLOSED,
-                                         CKR_SESSION_HANDLE_INVALID};
-const std::set<CK_RV> kSignInit{CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR,
-                                CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED,
-                                CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY,
-                                CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_KEY_HANDLE_INVALID, CKR_KEY_SIZE_RANGE,
-                                CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID,
-                                CKR_MECHANISM_PARAM_INVALID, CKR_OK, CKR_OPERATION_ACTIVE, CKR_PIN_EXPIRED,
-                                CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN};
-const std::set<CK_RV> kSign{CKR_ARGUMENTS_BAD, CKR_BUFFER_TOO_SMALL, CKR_CRYPTOKI_NOT_INITIALIZED,
-                            CKR_DATA_INVALID, CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY,
-                            CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED, CKR_FUNCTION_FAILED,
-                            CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK, CKR_OPERATION_NOT_INITIALIZED,
-                            CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN,
-                            CKR_FUNCTION_REJECTED};
-const std::set<CK_RV> kLogin{CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR,
-                             CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED,
-                             CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK,
-                             CKR_OPERATION_NOT_INITIALIZED, CKR_PIN_INCORRECT, CKR_PIN_LOCKED,
-                             CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID, CKR_SESSION_READ_ONLY_EXISTS,
-                             CKR_USER_ALREADY_LOGGED_IN, CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-                             CKR_USER_PIN_NOT_INITIALIZED, CKR_USER_TOO_MANY_TYPES, CKR_USER_TYPE_INVALID};
-
-#define CHECK_CODE(call, list, expected)                                                   \
-  do {                                                                                     \
-    CK_RV rv_ = (call);                                                                    \
-    BOOST_TEST(rv_text(rv_) == rv_text(expected), #call);                                  \
-    BOOST_TEST((list).count(rv_) == 1u, #call " returned a code outside its spec list"); \
-  } while (0)
+// The code `call` returns, by name. Whether each is in its function's list of the PKCS#11 3.0
+// specification is module_return_codes_test's business (run in client mode too).
+#define EXPECT_RV(call, expected) BOOST_TEST(rv_text(call) == rv_text(expected), #call)
 
 struct Fixture {
   Fixture() { BOOST_REQUIRE_MESSAGE(client_mode(), "module_over_agent_test runs in client mode only"); }
@@ -121,20 +73,20 @@ BOOST_FIXTURE_TEST_CASE(protected_path_and_consumer_pin, Fixture) {
 
   // No PIN: the agent maps this process's uid to consumer "ci".
   CK_SESSION_HANDLE session = module.open_session("");
-  CHECK_CODE(login(session, ""), kLogin, CKR_OK);
+  EXPECT_RV(login(session, ""), CKR_OK);
   CK_OBJECT_HANDLE key = module.find_one(session, CKO_PRIVATE_KEY);
   BOOST_TEST(signs(session, key, "signed on the protected path"));
   BOOST_REQUIRE(module->C_Logout(session) == CKR_OK);
-  CHECK_CODE(module->C_SignInit(session, &eddsa, key), kSignInit, CKR_USER_NOT_LOGGED_IN);
+  EXPECT_RV(module->C_SignInit(session, &eddsa, key), CKR_USER_NOT_LOGGED_IN);
 
   // The consumer PIN, checked by the agent.
   std::string wrong = broker.pin();
   wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
-  CHECK_CODE(login(session, wrong), kLogin, CKR_PIN_INCORRECT);
-  CHECK_CODE(login(session, "nobody:" + broker.pin().substr(3)), kLogin, CKR_PIN_INCORRECT);
+  EXPECT_RV(login(session, wrong), CKR_PIN_INCORRECT);
+  EXPECT_RV(login(session, "nobody:" + broker.pin().substr(3)), CKR_PIN_INCORRECT);
   BOOST_REQUIRE(module->C_GetTokenInfo(0, &token) == CKR_OK);
   BOOST_TEST((token.flags & CKF_USER_PIN_COUNT_LOW) != 0u);
-  CHECK_CODE(login(session, broker.pin()), kLogin, CKR_OK);
+  EXPECT_RV(login(session, broker.pin()), CKR_OK);
   BOOST_TEST(signs(session, key, "signed with the consumer PIN"));
 
   // The agent wrote the signing log, naming the consumer and how it logged in.
@@ -163,18 +115,17 @@ BOOST_FIXTURE_TEST_CASE(agent_stopped_and_restarted, Fixture) {
   BOOST_TEST(module->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
   BOOST_TEST(count == 0u);
   CK_TOKEN_INFO token{};
-  CHECK_CODE(module->C_GetTokenInfo(0, &token), kGetTokenInfo, CKR_TOKEN_NOT_PRESENT);
+  EXPECT_RV(module->C_GetTokenInfo(0, &token), CKR_TOKEN_NOT_PRESENT);
   CK_SESSION_HANDLE other = CK_INVALID_HANDLE;
-  CHECK_CODE(module->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &other), kOpenSession,
-             CKR_TOKEN_NOT_PRESENT);
+  EXPECT_RV(module->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &other), CKR_TOKEN_NOT_PRESENT);
   CK_BYTE message[] = "while the agent is down", signature[64];
   CK_ULONG length = sizeof signature;
-  CHECK_CODE(module->C_Sign(session, message, sizeof message, signature, &length), kSign, CKR_DEVICE_REMOVED);
-  CHECK_CODE(module->C_SignInit(session, &eddsa, key), kSignInit, CKR_DEVICE_REMOVED);
-  CHECK_CODE(module->C_FindObjectsInit(session, nullptr, 0), kFindObjectsInit, CKR_DEVICE_REMOVED);
+  EXPECT_RV(module->C_Sign(session, message, sizeof message, signature, &length), CKR_DEVICE_REMOVED);
+  EXPECT_RV(module->C_SignInit(session, &eddsa, key), CKR_DEVICE_REMOVED);
+  EXPECT_RV(module->C_FindObjectsInit(session, nullptr, 0), CKR_DEVICE_REMOVED);
   CK_BYTE value[64];
   CK_ATTRIBUTE label{CKA_LABEL, value, sizeof value};
-  CHECK_CODE(module->C_GetAttributeValue(session, public_key, &label, 1), kGetAttributeValue, CKR_DEVICE_REMOVED);
+  EXPECT_RV(module->C_GetAttributeValue(session, public_key, &label, 1), CKR_DEVICE_REMOVED);
   CK_SESSION_HANDLE third = CK_INVALID_HANDLE;
   BOOST_TEST(module->C_OpenSession(1, CKF_SERIAL_SESSION, nullptr, nullptr, &third) == CKR_TOKEN_NOT_PRESENT);
 
@@ -188,9 +139,9 @@ BOOST_FIXTURE_TEST_CASE(agent_stopped_and_restarted, Fixture) {
   CK_SESSION_HANDLE fresh = module.open_session("", 0);
   BOOST_REQUIRE(module->C_Logout(session) == CKR_OK);
   broker.agent()->kill_now();
-  CHECK_CODE(login(fresh, ""), kLogin, CKR_DEVICE_REMOVED);
+  EXPECT_RV(login(fresh, ""), CKR_DEVICE_REMOVED);
   broker.agent()->start();
-  CHECK_CODE(login(fresh, ""), kLogin, CKR_OK);
+  EXPECT_RV(login(fresh, ""), CKR_OK);
   BOOST_TEST(signs(fresh, key, "protected path after the restart"));
 }
 
@@ -221,7 +172,7 @@ BOOST_FIXTURE_TEST_CASE(refusals_rotation_and_revocation, Fixture) {
 
   // The agent refuses a purpose the consumer is not granted: the key is still shown.
   broker.keytool("consumer set ci --allow sshsig:git");
-  CHECK_CODE(sign(session, key, "raw data", signature), kSign, CKR_FUNCTION_REJECTED);
+  EXPECT_RV(sign(session, key, "raw data", signature), CKR_FUNCTION_REJECTED);
   broker.keytool("consumer set ci --allow sshsig:*,cms,ssh-auth,raw");
   BOOST_TEST(signs(session, key, "raw data, granted again"));
 
@@ -239,7 +190,7 @@ BOOST_FIXTURE_TEST_CASE(refusals_rotation_and_revocation, Fixture) {
   CK_OBJECT_HANDLE new_key = module.find_one(session, CKO_PRIVATE_KEY);
   BOOST_TEST(new_key != key);
   // The old private key is no longer shown; the new one signs.
-  CHECK_CODE(module->C_SignInit(session, &eddsa, key), kSignInit, CKR_KEY_HANDLE_INVALID);
+  EXPECT_RV(module->C_SignInit(session, &eddsa, key), CKR_KEY_HANDLE_INVALID);
   BOOST_TEST(signs(session, new_key, "with the new key"));
 
   // Revoked between C_SignInit and C_Sign: CKR_KEY_HANDLE_INVALID, as in embedded mode.
@@ -249,7 +200,7 @@ BOOST_FIXTURE_TEST_CASE(refusals_rotation_and_revocation, Fixture) {
   CK_ULONG length = sizeof out;
   // Not in C_Sign's list in section 5.13.2; embedded mode answers the same (module_rotation_test).
   BOOST_TEST(rv_text(module->C_Sign(session, message, sizeof message, out, &length)) == rv_text(CKR_KEY_HANDLE_INVALID));
-  CHECK_CODE(module->C_GetTokenInfo(0, &after), kGetTokenInfo, CKR_TOKEN_NOT_PRESENT);
+  EXPECT_RV(module->C_GetTokenInfo(0, &after), CKR_TOKEN_NOT_PRESENT);
   BOOST_REQUIRE(module->C_GetTokenInfo(1, &after) == CKR_OK);  // the old key, still verifiable
   BOOST_TEST(std::string(reinterpret_cast<char*>(after.serialNumber), 16) == old_fingerprint.substr(0, 16));
 }
