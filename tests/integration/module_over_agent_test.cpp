@@ -145,6 +145,27 @@ BOOST_FIXTURE_TEST_CASE(agent_stopped_and_restarted, Fixture) {
   BOOST_TEST(signs(fresh, key, "protected path after the restart"));
 }
 
+// A sign request carries the whole message and the agent reads frames of at most 256 KiB:
+// a longer message is CKR_DATA_LEN_RANGE before anything is sent, a long one that fits signs.
+BOOST_FIXTURE_TEST_CASE(messages_up_to_the_agents_frame_bound, Fixture) {
+  CK_SESSION_HANDLE session = module.open_session("");
+  BOOST_REQUIRE(login(session, "") == CKR_OK);
+  CK_OBJECT_HANDLE key = module.find_one(session, CKO_PRIVATE_KEY);
+  BOOST_TEST(signs(session, key, std::string(200 * 1024, 'x')));
+  Bytes signature;
+  EXPECT_RV(sign(session, key, std::string(256 * 1024, 'x'), signature), CKR_DATA_LEN_RANGE);
+  // The same through C_SignUpdate: the bound applies to the whole message at C_SignFinal.
+  BOOST_REQUIRE(module->C_SignInit(session, &eddsa, key) == CKR_OK);
+  Bytes part(128 * 1024, 'y');
+  BOOST_REQUIRE(module->C_SignUpdate(session, part.data(), part.size()) == CKR_OK);
+  BOOST_REQUIRE(module->C_SignUpdate(session, part.data(), part.size()) == CKR_OK);
+  CK_BYTE out[64];
+  CK_ULONG length = sizeof out;
+  EXPECT_RV(module->C_SignFinal(session, out, &length), CKR_DATA_LEN_RANGE);
+  // The connection is still good.
+  BOOST_TEST(signs(session, key, "short again"));
+}
+
 // The agent closes a connection idle for --idle-timeout seconds: the module's pooled
 // connections (the view's and the logged-in slot's) are then stale, and the next call replaces
 // them at once, replaying the login, without an error reaching the caller.
