@@ -11,8 +11,9 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROKERKEY_FUZZ=ON \
   -DBROKERKEY_TESTS=OFF -DBROKERKEY_WERROR=ON >/dev/null
 # The longest input each target is given: a few times its largest real input.
-declare -A max_len=([config]=4096 [ledger]=8192 [uri]=1024 [cms]=6144 [module]=1024 [agent]=4096)
-read -r -a targets <<<"${FUZZ_TARGETS:-config ledger uri cms module agent}"
+declare -A max_len=([config]=4096 [ledger]=8192 [uri]=1024 [cms]=6144 [module]=1024 [agent]=4096
+  [agent_client]=8192)
+read -r -a targets <<<"${FUZZ_TARGETS:-config ledger uri cms module agent agent_client}"
 for target in "${targets[@]}"; do
   [ -n "${max_len[$target]:-}" ] || { echo "fuzz: no target '$target' (${!max_len[*]})" >&2; exit 2; }
 done

@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/consumer_pin.h"
 #include "core/error.h"
-#include "core/pkcs11_backend.h"
 #include "core/version.h"
 #include "log.h"
 #include "module_state.h"
@@ -55,7 +53,7 @@ void check_eddsa(const CK_MECHANISM* mechanism) {
 // The key object a sign or verify init names, checked against the session's slot and class.
 std::shared_ptr<const Object> key_for(ModuleState& state, const Session& session,
                                       CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS wanted) {
-  auto object = state.view()->object(handle);
+  auto object = state.session_view()->object(handle);
   bool logged_in = state.sessions().consumer(session.slot).has_value();
   if (!object || object->slot() != session.slot) {
     throw Error(CKR_KEY_HANDLE_INVALID, "no key " + std::to_string(handle) + " in this slot");
@@ -76,41 +74,13 @@ void append_data(Bytes& buffer, ByteView part) {
   buffer.insert(buffer.end(), part.begin(), part.end());
 }
 
-// Signs with the key the operation was initialised with, records the signature in the
-// signing log, and only then hands it out: an unrecorded signature is never returned.
+// Signs with the key the operation was initialised with, through the key source, which
+// records the signature in the signing log before it hands it out.
 Signature sign_and_record(ModuleState& state, const Session& session, const SignOperation& op,
                           ByteView data) {
   auto consumer = state.sessions().consumer(session.slot);
   if (!consumer) throw Error(CKR_USER_NOT_LOGGED_IN, "logged out before the signature was made");
-  // A signature initialised before a rotation may complete (the key is then in the overlap
-  // slot); one whose key was revoked, retired or has left its overlap window may not.
-  if (!state.view()->shows(op.key.fingerprint)) {
-    throw Error(CKR_KEY_HANDLE_INVALID, "the key was revoked or retired after C_SignInit");
-  }
-  boost::json::object entry{{"consumer", *consumer},
-                            {"fingerprint", op.key.fingerprint.hex()},
-                            {"label", op.key.label},
-                            {"role", role_name(session.slot)},
-                            {"message_sha256", hex_encode(sha256(data))}};
-  Signature signature{};
-  try {
-    signature = state.backend().sign(op.key.fingerprint, data);
-  } catch (const Error& e) {
-    if (const ChainedLog* log = state.signing_log()) {
-      entry["result"] = rv_name(e.rv());
-      try {
-        log->append("sign", entry, now());
-      } catch (const Error& log_error_) {
-        log_error(std::string("signing log: ") + log_error_.what());
-      }
-    }
-    throw;
-  }
-  if (const ChainedLog* log = state.signing_log()) {
-    entry["result"] = "ok";
-    log->append("sign", entry, now());
-  }
-  return signature;
+  return state.source().sign(session.slot, *consumer, op.key, data);
 }
 
 CK_RV finish_verify(VerifyOperation op, ByteView signature) {
@@ -168,9 +138,7 @@ CK_RV initialize(CK_VOID_PTR init_args) {
   }
   std::lock_guard lock(g_initialize_mutex);
   if (state_installed()) return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-  Config config = load_config(locate_config());
-  auto backend = std::make_unique<Pkcs11Backend>(config.backend);
-  install_state(std::make_shared<ModuleState>(std::move(config), std::move(backend)));
+  install_state(std::make_shared<ModuleState>(load_config(locate_config())));
   return CKR_OK;
 }
 
@@ -231,7 +199,8 @@ CK_RV get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   auto state = current_state();
   SlotRole role = slot_role(slot);
   if (!info) throw arguments_bad("NULL CK_TOKEN_INFO");
-  const auto& key = state->view()->slot(role).key;
+  auto view = state->view();  // holds what `key` refers to
+  const auto& key = view->slot(role).key;
   if (!key) throw Error(CKR_TOKEN_NOT_PRESENT, "no " + std::string(role_name(role)) + " key");
   *info = {};
   pad(info->label, token_label(state->config(), role));
@@ -243,6 +212,8 @@ CK_RV get_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   // CKF_SO_PIN_LOCKED: there is no security officer, so no SO login can succeed (refusals.cpp).
   info->flags = CKF_RNG | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED |
                 CKF_SO_PIN_LOCKED;
+  // Client mode: C_Login without a PIN logs in as the consumer the caller's account is.
+  if (state->source().protected_authentication_path()) info->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
   if (state->sessions().wrong_pin_since_login(role)) info->flags |= CKF_USER_PIN_COUNT_LOW;
   info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
   info->ulSessionCount = state->sessions().count(role, false);
@@ -303,13 +274,17 @@ CK_RV open_session(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR sessio
 }
 
 CK_RV close_session(CK_SESSION_HANDLE session) {
-  current_state()->sessions().close(session);
+  auto state = current_state();
+  auto closed = state->sessions().get(session);
+  if (state->sessions().close(session)) state->source().logout(closed->slot);
   return CKR_OK;
 }
 
 CK_RV close_all_sessions(CK_SLOT_ID slot) {
   auto state = current_state();
-  state->sessions().close_all(slot_role(slot));
+  SlotRole role = slot_role(slot);
+  state->sessions().close_all(role);
+  state->source().logout(role);
   return CKR_OK;
 }
 
@@ -338,24 +313,19 @@ CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
   if (state->sessions().consumer(session->slot)) {
     throw Error(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
   }
-  auto wrong_pin = [&](const char* why) {
-    state->sessions().set_wrong_pin_since_login(session->slot, true);
-    return Error(CKR_PIN_INCORRECT, why);
-  };
-  if (pin.empty()) throw wrong_pin("empty PIN");
   if (pin.size() > kMaxPinLength) throw Error(CKR_PIN_LEN_RANGE, "PIN longer than 256 bytes");
-  // A consumer PIN is "<consumer>:<secret>" (consumer add prints it). The config is read anew,
-  // so a consumer added or removed since C_Initialize counts at once.
-  std::string_view text(reinterpret_cast<const char*>(pin.data()), pin.size());
-  std::size_t colon = text.find(':');
-  Config config = load_config(state->config().file);
-  const ConsumerEntry* consumer =
-      colon == std::string_view::npos ? nullptr : config.find_consumer(text.substr(0, colon));
-  // An unknown name costs the same scrypt as a known one, so timing does not reveal names.
-  static const ConsumerEntry unknown = make_consumer_entry("unknown", Secret("unknown:pin"));
-  bool matches = pin_matches(consumer ? *consumer : unknown, text);
-  if (!consumer || !matches) throw wrong_pin("consumer PIN rejected");
-  state->sessions().set_consumer(session->slot, consumer->name);
+  // An empty PIN (NULL, length 0) is the protected authentication path where the token
+  // offers it; the key source refuses it otherwise.
+  std::optional<ByteView> given;
+  if (!pin.empty()) given = pin;
+  std::string consumer;
+  try {
+    consumer = state->source().login(session->slot, given);
+  } catch (const Error& e) {
+    if (e.rv() == CKR_PIN_INCORRECT) state->sessions().set_wrong_pin_since_login(session->slot, true);
+    throw;
+  }
+  state->sessions().set_consumer(session->slot, std::move(consumer));
   state->sessions().set_wrong_pin_since_login(session->slot, false);
   return CKR_OK;
 }
@@ -365,6 +335,7 @@ CK_RV logout(CK_SESSION_HANDLE handle) {
   auto session = state->sessions().get(handle);
   if (!state->sessions().consumer(session->slot)) throw Error(CKR_USER_NOT_LOGGED_IN, "not logged in");
   state->sessions().set_consumer(session->slot, std::nullopt);
+  state->source().logout(session->slot);
   return CKR_OK;
 }
 
@@ -372,7 +343,7 @@ CK_RV get_attribute_value(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object_hand
                           std::span<CK_ATTRIBUTE> template_) {
   auto state = current_state();
   auto session = state->sessions().get(handle);
-  auto object = state->view()->object(object_handle);
+  auto object = state->session_view()->object(object_handle);
   if (!object || (object->is_private() && !state->sessions().consumer(object->slot()))) {
     throw Error(CKR_OBJECT_HANDLE_INVALID, "no object " + std::to_string(object_handle));
   }
@@ -382,7 +353,7 @@ CK_RV get_attribute_value(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object_hand
 CK_RV get_object_size(CK_SESSION_HANDLE handle, CK_OBJECT_HANDLE object_handle, CK_ULONG_PTR size) {
   auto state = current_state();
   auto session = state->sessions().get(handle);
-  auto object = state->view()->object(object_handle);
+  auto object = state->session_view()->object(object_handle);
   if (!object || (object->is_private() && !state->sessions().consumer(object->slot()))) {
     throw Error(CKR_OBJECT_HANDLE_INVALID, "no object " + std::to_string(object_handle));
   }
@@ -398,7 +369,8 @@ CK_RV find_objects_init(CK_SESSION_HANDLE handle, std::span<CK_ATTRIBUTE> templa
   if (session->find) throw Error(CKR_OPERATION_ACTIVE, "a search is already active");
   bool logged_in = state->sessions().consumer(session->slot).has_value();
   FindOperation find;
-  for (const auto& object : state->view()->slot(session->slot).objects) {
+  auto view = state->session_view();
+  for (const auto& object : view->slot(session->slot).objects) {
     if ((!object->is_private() || logged_in) && object->matches(template_)) {
       find.results.push_back(object->handle());
     }

@@ -6,30 +6,14 @@
 
 namespace brokerkey {
 
-ModuleState::ModuleState(Config config, std::unique_ptr<Backend> backend)
-    : config_(std::move(config)), backend_(std::move(backend)) {
-  if (!config_.signing_log.empty()) signing_log_.emplace(config_.signing_log);
-}
+ModuleState::ModuleState(Config config)
+    : config_(std::move(config)),
+      source_(config_.mode == ConfigMode::client ? make_agent_source(config_) : make_embedded_source(config_)) {}
 
-std::shared_ptr<const TokenView> ModuleState::view() {
-  FileStamp stamp = stamp_of(config_.ledger);
-  TimePoint at = now();
-  auto fresh = [&](const std::shared_ptr<const TokenView>& v) {
-    return v && v->stamp == stamp && at >= v->built_at && at < v->valid_until;
-  };
-  {
-    std::lock_guard lock(view_mutex_);
-    if (fresh(view_)) return view_;
-  }
-  std::lock_guard rebuild(rebuild_mutex_);
-  {
-    std::lock_guard lock(view_mutex_);
-    if (fresh(view_)) return view_;
-  }
-  auto rebuilt = build_token_view(config_, *backend_, handles_, at);
-  std::lock_guard lock(view_mutex_);
-  view_ = rebuilt;
-  return rebuilt;
+std::shared_ptr<const TokenView> ModuleState::session_view() {
+  auto view = source_->view();
+  if (view->unavailable) throw *view->unavailable;
+  return view;
 }
 
 namespace {

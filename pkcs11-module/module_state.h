@@ -1,14 +1,13 @@
 // Everything the module holds between C_Initialize and C_Finalize. A call takes a shared
 // reference to it, so C_Finalize never pulls state from under a call in flight, and no global
-// lock is held while the backend works.
+// lock is held while the backend or the agent works.
 #pragma once
 
 #include <memory>
 #include <mutex>
 
-#include "core/backend.h"
-#include "core/chained_log.h"
 #include "core/config.h"
+#include "key_source.h"
 #include "sessions.h"
 #include "token_view.h"
 
@@ -16,26 +15,23 @@ namespace brokerkey {
 
 class ModuleState {
  public:
-  ModuleState(Config config, std::unique_ptr<Backend> backend);
+  // The configuration's mode picks the key source: embedded or client (key_source.h).
+  explicit ModuleState(Config config);
 
   const Config& config() const { return config_; }
-  Backend& backend() { return *backend_; }
+  KeySource& source() { return *source_; }
   SessionTable& sessions() { return sessions_; }
-  // The current snapshot; rebuilt first if the ledger changed or a time boundary passed.
-  std::shared_ptr<const TokenView> view();
-  // The signing log, or nullptr when the config turns it off.
-  const ChainedLog* signing_log() const { return signing_log_ ? &*signing_log_ : nullptr; }
+  // What the slots show now, for calls about slots and tokens: an unreachable broker shows
+  // no token.
+  std::shared_ptr<const TokenView> view() { return source_->view(); }
+  // The same for calls on an open session, which throw the view's Error (CKR_DEVICE_REMOVED
+  // for an agent that is down) when the broker cannot be reached.
+  std::shared_ptr<const TokenView> session_view();
 
  private:
   Config config_;
-  std::unique_ptr<Backend> backend_;
-  std::optional<ChainedLog> signing_log_;
+  std::unique_ptr<KeySource> source_;
   SessionTable sessions_;
-  HandleRegistry handles_;
-
-  std::mutex view_mutex_;     // guards view_ (held briefly)
-  std::mutex rebuild_mutex_;  // one rebuild at a time (held while the backend is asked)
-  std::shared_ptr<const TokenView> view_;
 };
 
 // The process-wide instance. current_state() throws CKR_CRYPTOKI_NOT_INITIALIZED when there

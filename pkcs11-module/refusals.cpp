@@ -43,7 +43,7 @@ namespace {
 // after login.
 std::shared_ptr<const Object> visible_object(ModuleState& state, const Session& session,
                                              CK_OBJECT_HANDLE handle) {
-  auto object = state.view()->object(handle);
+  auto object = state.session_view()->object(handle);
   if (!object || object->slot() != session.slot) return nullptr;
   if (object->is_private() && !state.sessions().consumer(session.slot)) return nullptr;
   return object;

@@ -1,7 +1,8 @@
-// An immutable snapshot of what the module shows: which key each slot holds, built from the
-// ledger and checked against the backend. A new snapshot is built when the ledger file changes
-// or a time boundary (the end of an overlap window) passes; calls in flight keep the one they
-// started with.
+// An immutable snapshot of what the module shows: which key each slot holds. In embedded mode
+// it is built from the ledger and checked against the backend, and a new snapshot is built
+// when the ledger file changes or a time boundary (the end of an overlap window) passes; in
+// client mode it is built from brokerkey-agent's view at every call that needs it
+// (key_source.h). Calls in flight keep the one they started with.
 #pragma once
 
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 
 #include "core/backend.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "core/file_stamp.h"
 #include "objects.h"
 
@@ -29,6 +31,10 @@ struct TokenView {
   TimePoint built_at;
   TimePoint valid_until;  // the next time boundary
   SlotView slots[2];      // indexed by SlotRole
+  // Set when the broker cannot be reached (client mode: brokerkey-agent is down, restarting,
+  // or refuses this account): no token is shown, and calls on open sessions fail with
+  // CKR_DEVICE_REMOVED (ModuleState::session_view).
+  std::optional<Error> unavailable;
 
   const SlotView& slot(SlotRole role) const { return slots[static_cast<std::size_t>(role)]; }
   // Whether either slot shows the key with this fingerprint.

@@ -116,10 +116,12 @@ std::optional<Bytes> AgentConnection::sign(ByteView key_blob, ByteView data) {
 
 std::optional<std::string> AgentConnection::text_extension(std::string_view name,
                                                            std::optional<std::string_view> argument) {
-  agent::WireWriter contents;
-  if (argument) contents.string(*argument);
-  Bytes request = agent::extension_message(name, contents.bytes());
-  WipeOnExit wipe(request);  // it may hold a PIN
+  agent::WireWriter writer;
+  if (argument) writer.string(*argument);
+  Bytes contents = writer.take();
+  WipeOnExit wipe_contents(contents);  // it may hold a PIN, and so may the request
+  Bytes request = agent::extension_message(name, contents);
+  WipeOnExit wipe(request);
   return parsed(*this, request, [name](ByteView body) -> std::optional<std::string> {
     std::optional<Bytes> response = agent::parse_extension_response(body, name);
     if (!response) return std::nullopt;

@@ -93,7 +93,12 @@ BOOST_AUTO_TEST_CASE(ssh_pkcs11_register_fetch_and_sign) {
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     BOOST_REQUIRE(f->C_OpenSession(slot, CKF_RW_SESSION | CKF_SERIAL_SESSION, nullptr, nullptr, &session) == CKR_OK);
     if (token.flags & CKF_LOGIN_REQUIRED) {
-      BOOST_REQUIRE(f->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) == CKR_OK);
+      // pkcs11_login: with CKF_PROTECTED_AUTHENTICATION_PATH (the module in client mode) OpenSSH
+      // "defers PIN entry to reader keypad" and calls C_Login with a NULL PIN.
+      bool keypad = (token.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
+      BOOST_TEST(keypad == client_mode());
+      BOOST_REQUIRE(f->C_Login(session, CKU_USER, keypad ? nullptr : reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()),
+                               keypad ? 0 : pin.size()) == CKR_OK);
     }
     sessions.push_back(session);
 

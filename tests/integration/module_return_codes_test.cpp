@@ -10,6 +10,7 @@
 #include <functional>
 #include <set>
 
+#include "agent_client.h"
 #include "temp_broker.h"
 
 namespace {
@@ -295,6 +296,76 @@ const SpecList kCancelFunction{
     {CKR_CRYPTOKI_NOT_INITIALIZED, CKR_FUNCTION_FAILED, CKR_FUNCTION_NOT_PARALLEL,
      CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED}};
 
+// The functions whose codes change in client mode while brokerkey-agent is down or refuses.
+const SpecList kGetTokenInfo{
+    "5.5.3 C_GetTokenInfo",
+    {CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
+     CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK, CKR_SLOT_ID_INVALID,
+     CKR_TOKEN_NOT_PRESENT, CKR_TOKEN_NOT_RECOGNIZED, CKR_ARGUMENTS_BAD}};
+const SpecList kGetMechanismList{
+    "5.5.5 C_GetMechanismList",
+    {CKR_BUFFER_TOO_SMALL, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY,
+     CKR_DEVICE_REMOVED, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK,
+     CKR_SLOT_ID_INVALID, CKR_TOKEN_NOT_PRESENT, CKR_TOKEN_NOT_RECOGNIZED, CKR_ARGUMENTS_BAD}};
+const SpecList kGetMechanismInfo{
+    "5.5.6 C_GetMechanismInfo",
+    {CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
+     CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_MECHANISM_INVALID, CKR_OK,
+     CKR_SLOT_ID_INVALID, CKR_TOKEN_NOT_PRESENT, CKR_TOKEN_NOT_RECOGNIZED, CKR_ARGUMENTS_BAD}};
+const SpecList kOpenSession{
+    "5.6.1 C_OpenSession",
+    {CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
+     CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK, CKR_SESSION_COUNT,
+     CKR_SESSION_PARALLEL_NOT_SUPPORTED, CKR_SESSION_READ_WRITE_SO_EXISTS, CKR_SLOT_ID_INVALID,
+     CKR_TOKEN_NOT_PRESENT, CKR_TOKEN_NOT_RECOGNIZED, CKR_TOKEN_WRITE_PROTECTED, CKR_ARGUMENTS_BAD}};
+const SpecList kGetObjectSize{
+    "5.7.4 C_GetObjectSize",
+    {CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY,
+     CKR_DEVICE_REMOVED, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY,
+     CKR_INFORMATION_SENSITIVE, CKR_OBJECT_HANDLE_INVALID, CKR_OK, CKR_SESSION_CLOSED,
+     CKR_SESSION_HANDLE_INVALID}};
+const SpecList kGetAttributeValue{
+    "5.7.5 C_GetAttributeValue",
+    {CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
+     CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
+     CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OBJECT_HANDLE_INVALID, CKR_OK,
+     CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID}};
+const SpecList kFindObjectsInit{
+    "5.7.7 C_FindObjectsInit",
+    {CKR_ARGUMENTS_BAD, CKR_ATTRIBUTE_TYPE_INVALID, CKR_ATTRIBUTE_VALUE_INVALID,
+     CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
+     CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK, CKR_OPERATION_ACTIVE,
+     CKR_PIN_EXPIRED, CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID}};
+const SpecList kSignInit{
+    "5.13.1 C_SignInit",
+    {CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY,
+     CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR,
+     CKR_HOST_MEMORY, CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_KEY_HANDLE_INVALID, CKR_KEY_SIZE_RANGE,
+     CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID, CKR_OK,
+     CKR_OPERATION_ACTIVE, CKR_PIN_EXPIRED, CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID,
+     CKR_USER_NOT_LOGGED_IN}};
+const SpecList kSign{
+    "5.13.2 C_Sign",
+    {CKR_ARGUMENTS_BAD, CKR_BUFFER_TOO_SMALL, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DATA_INVALID,
+     CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED,
+     CKR_FUNCTION_CANCELED, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK,
+     CKR_OPERATION_NOT_INITIALIZED, CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID,
+     CKR_USER_NOT_LOGGED_IN, CKR_FUNCTION_REJECTED}};
+const SpecList kSignFinal{
+    "5.13.4 C_SignFinal",
+    {CKR_ARGUMENTS_BAD, CKR_BUFFER_TOO_SMALL, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DATA_LEN_RANGE,
+     CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED,
+     CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK, CKR_OPERATION_NOT_INITIALIZED,
+     CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN, CKR_FUNCTION_REJECTED}};
+const SpecList kVerifyInit{
+    "5.15.1 C_VerifyInit",
+    {CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY,
+     CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED, CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR,
+     CKR_HOST_MEMORY, CKR_KEY_FUNCTION_NOT_PERMITTED, CKR_KEY_HANDLE_INVALID, CKR_KEY_SIZE_RANGE,
+     CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID, CKR_OK,
+     CKR_OPERATION_ACTIVE, CKR_PIN_EXPIRED, CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID,
+     CKR_USER_NOT_LOGGED_IN}};
+
 // One refused call: what it is, the spec's list for its function, the code refusals.cpp chose.
 struct Case {
   std::string call;
@@ -493,4 +564,90 @@ BOOST_FIXTURE_TEST_CASE(functions_not_offered_answer_as_the_spec_says, Fixture) 
       {"C_CancelFunction", kCancelFunction, CKR_FUNCTION_NOT_PARALLEL,
        [&] { return m->C_CancelFunction(session); }},
   });
+}
+
+// Client mode (BROKERKEY_TEST_MODULE_MODE=client; the embedded registration skips it):
+// brokerkey-agent stopped. Slot and token calls show no token; calls on open sessions, and on
+// an operation begun before, get CKR_DEVICE_REMOVED; a login cannot be checked. Back, it all
+// works again with nothing else done.
+BOOST_FIXTURE_TEST_CASE(agent_down_answers_with_each_functions_codes, Fixture,
+                        *boost::unit_test::precondition([](boost::unit_test::test_unit_id) { return client_mode(); })) {
+  auto& m = module;
+  CK_SESSION_HANDLE verifying = open_read_only();
+  BOOST_REQUIRE(m->C_SignInit(session, &eddsa, private_key) == CKR_OK);
+  BOOST_REQUIRE(m->C_SignInit(ro, &eddsa, private_key) == CKR_OK);
+  BOOST_REQUIRE(m->C_SignUpdate(ro, buffer, 16) == CKR_OK);
+  BOOST_REQUIRE(m->C_VerifyInit(verifying, &eddsa, public_key) == CKR_OK);
+  broker.agent()->kill_now();
+  CK_TOKEN_INFO token{};
+  CK_MECHANISM_INFO mechanism{};
+  CK_ULONG count = 0;
+  CK_ATTRIBUTE label_attribute{CKA_LABEL, buffer, sizeof buffer};
+  check({
+      {"C_GetTokenInfo", kGetTokenInfo, CKR_TOKEN_NOT_PRESENT, [&] { return m->C_GetTokenInfo(0, &token); }},
+      {"C_GetMechanismList", kGetMechanismList, CKR_TOKEN_NOT_PRESENT,
+       [&] { return m->C_GetMechanismList(0, nullptr, &count); }},
+      {"C_GetMechanismInfo", kGetMechanismInfo, CKR_TOKEN_NOT_PRESENT,
+       [&] { return m->C_GetMechanismInfo(0, CKM_EDDSA, &mechanism); }},
+      {"C_OpenSession", kOpenSession, CKR_TOKEN_NOT_PRESENT,
+       [&] { return m->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &out); }},
+      {"C_InitToken", kInitToken, CKR_TOKEN_NOT_PRESENT, [&] { return m->C_InitToken(0, pin, 4, label); }},
+      {"C_Sign (initialised before)", kSign, CKR_DEVICE_REMOVED,
+       [&] { return m->C_Sign(session, buffer, 16, buffer, &length); }},
+      {"C_SignFinal (initialised before)", kSignFinal, CKR_DEVICE_REMOVED,
+       [&] { return m->C_SignFinal(ro, buffer, &length); }},
+      {"C_FindObjectsInit", kFindObjectsInit, CKR_DEVICE_REMOVED,
+       [&] { return m->C_FindObjectsInit(session, nullptr, 0); }},
+      {"C_GetAttributeValue", kGetAttributeValue, CKR_DEVICE_REMOVED,
+       [&] { return m->C_GetAttributeValue(session, public_key, &label_attribute, 1); }},
+      {"C_GetObjectSize", kGetObjectSize, CKR_DEVICE_REMOVED,
+       [&] { return m->C_GetObjectSize(session, public_key, &count); }},
+      {"C_SignInit", kSignInit, CKR_DEVICE_REMOVED, [&] { return m->C_SignInit(session, &eddsa, private_key); }},
+      {"C_VerifyInit", kVerifyInit, CKR_DEVICE_REMOVED,
+       [&] { return m->C_VerifyInit(session, &eddsa, public_key); }},
+      {"C_DestroyObject", kDestroyObject, CKR_DEVICE_REMOVED, [&] { return m->C_DestroyObject(session, public_key); }},
+      {"C_Login (consumer PIN, after C_Logout)", kLogin, CKR_DEVICE_REMOVED,
+       [&] {
+         BOOST_REQUIRE(m->C_Logout(session) == CKR_OK);  // a local matter: no agent needed
+         std::string p = broker.pin();
+         return m->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(p.data()), p.size());
+       }},
+      {"C_Login (protected path)", kLogin, CKR_DEVICE_REMOVED, [&] { return m->C_Login(session, CKU_USER, nullptr, 0); }},
+  });
+  // A verification begun before needs no agent: it is the module's own.
+  std::string message = "m";
+  BOOST_TEST(m->C_Verify(verifying, reinterpret_cast<CK_BYTE_PTR>(message.data()), 1, buffer, 64) ==
+             CKR_SIGNATURE_INVALID);
+
+  broker.agent()->start();
+  check({
+      {"C_GetTokenInfo (agent back)", kGetTokenInfo, CKR_OK, [&] { return m->C_GetTokenInfo(0, &token); }},
+      {"C_Login (protected path, agent back)", kLogin, CKR_OK, [&] { return m->C_Login(session, CKU_USER, nullptr, 0); }},
+      {"C_SignInit (agent back)", kSignInit, CKR_OK, [&] { return m->C_SignInit(session, &eddsa, private_key); }},
+      {"C_Sign (agent back)", kSign, CKR_OK, [&] {
+         length = sizeof buffer;
+         return m->C_Sign(session, buffer, 16, buffer, &length);
+       }},
+  });
+}
+
+// Client mode: what the agent refuses. A consumer PIN it does not accept is CKR_PIN_INCORRECT;
+// a signature its policy refuses is CKR_FUNCTION_REJECTED (the key is still shown).
+BOOST_FIXTURE_TEST_CASE(agent_refusals_answer_with_each_functions_codes, Fixture,
+                        *boost::unit_test::precondition([](boost::unit_test::test_unit_id) { return client_mode(); })) {
+  auto& m = module;
+  BOOST_REQUIRE(m->C_Logout(session) == CKR_OK);
+  std::string wrong = broker.pin();
+  wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
+  check({{"C_Login (wrong consumer PIN)", kLogin, CKR_PIN_INCORRECT, [&] {
+            return m->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(wrong.data()), wrong.size());
+          }}});
+  BOOST_REQUIRE(m->C_Login(session, CKU_USER, nullptr, 0) == CKR_OK);
+  broker.keytool("consumer set ci --allow sshsig:git");
+  BOOST_REQUIRE(m->C_SignInit(session, &eddsa, private_key) == CKR_OK);
+  BOOST_REQUIRE(m->C_SignInit(ro, &eddsa, private_key) == CKR_OK);
+  check({{"C_Sign (purpose not granted)", kSign, CKR_FUNCTION_REJECTED,
+          [&] { return m->C_Sign(session, buffer, 16, buffer, &length); }},
+         {"C_SignFinal (purpose not granted)", kSignFinal, CKR_FUNCTION_REJECTED,
+          [&] { return m->C_SignFinal(ro, buffer, &length); }}});
 }

@@ -7,6 +7,12 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 
+#include <unistd.h>
+
+#include <fstream>
+
+#include "agent_client.h"
+#include "core/config.h"
 #include "core/error.h"
 
 CommandResult run_command(const std::string& command_line) {
@@ -23,6 +29,11 @@ CommandResult run_command(const std::string& command_line) {
 
 std::string rv_text(CK_RV rv) { return brokerkey::rv_name(rv); }
 
+bool client_mode() {
+  const char* mode = std::getenv("BROKERKEY_TEST_MODULE_MODE");
+  return mode && std::string_view(mode) == "client";
+}
+
 TempBroker::TempBroker(With with) {
   keytool("init --dir " + broker_dir().string() + " --service acme --purpose git-signing --env prod");
   ::setenv("BROKERKEY_CONF", conf().c_str(), 1);
@@ -33,12 +44,29 @@ TempBroker::TempBroker(With with) {
   std::size_t at = added.find("ci:");
   BOOST_REQUIRE(at != std::string::npos);
   pin_ = added.substr(at, added.find('\n', at) - at);
+  if (!client_mode()) return;
+  // Every purpose (pkcs11-tool and the tests sign raw data) at a rate no test reaches.
+  keytool("consumer set ci --uid " + std::to_string(::getuid()) +
+          " --allow sshsig:*,cms,ssh-auth,raw --rate 1000000/1s");
+  fs::create_directory(dir() / "run");
+  fs::permissions(dir() / "run", fs::perms::owner_all);
+  agent_ = std::make_unique<AgentProcess>(conf(), agent_socket(), agent_log());
+  agent_->start();
+  fs::create_directory(dir() / "client");
+  std::ofstream(client_conf()) << brokerkey::client_config_text(agent_socket(), brokerkey::load_config(conf()).token_label);
+  ::setenv("BROKERKEY_CONF", client_conf().c_str(), 1);
 }
 
-TempBroker::~TempBroker() { ::unsetenv("BROKERKEY_CONF"); }
+TempBroker::~TempBroker() {
+  agent_.reset();
+  ::unsetenv("BROKERKEY_CONF");
+}
 
 std::string TempBroker::keytool(const std::string& args, int status) const {
-  CommandResult result = run_command(std::string(BROKERKEY_TOOL) + " " + args);
+  // In client mode BROKERKEY_CONF names the client configuration; the keytool administers
+  // the broker itself.
+  std::string env = client_mode() ? "BROKERKEY_CONF='" + conf().string() + "' " : "";
+  CommandResult result = run_command(env + std::string(BROKERKEY_TOOL) + " " + args);
   BOOST_REQUIRE_MESSAGE(result.status == status, "brokerkey " << args << " exited "
                                                                << result.status << ": " << result.output);
   return result.output;

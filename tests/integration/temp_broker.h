@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,15 @@ struct CommandResult {
 
 // Runs a shell command line; returns its exit status and output.
 CommandResult run_command(const std::string& command_line);
+
+class AgentProcess;
+
+// Whether the module tests run in client mode: BROKERKEY_TEST_MODULE_MODE=client (set by
+// tests/CMakeLists.txt for the second registration of each module test; read by test code
+// only). A TempBroker then also starts brokerkey-agent on its broker, maps consumer "ci" to
+// this process's uid, and points BROKERKEY_CONF at a client configuration naming the agent's
+// socket, so the module under test reads no broker file.
+bool client_mode();
 
 class TempBroker {
  public:
@@ -39,9 +49,17 @@ class TempBroker {
   // backend PIN: what the backend really holds, bypassing the module.
   CommandResult backend_tool(const std::string& args) const;
 
+  // Client mode only (else nullptr / empty): the agent, its socket, its log, and the client
+  // configuration BROKERKEY_CONF names.
+  AgentProcess* agent() const { return agent_.get(); }
+  fs::path agent_socket() const { return dir() / "run" / "agent.sock"; }
+  fs::path agent_log() const { return dir() / "agent.log"; }
+  fs::path client_conf() const { return dir() / "client" / "brokerkey.conf"; }
+
  private:
   TempDir dir_;
   std::string pin_;
+  std::unique_ptr<AgentProcess> agent_;  // destroyed (killed) before dir_ is removed
 };
 
 // The built module, loaded and initialised; finalised and unloaded at the end.

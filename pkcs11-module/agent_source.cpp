@@ -1,0 +1,222 @@
+// Client mode (key_source.h): the module over brokerkey-agent. Every view is the agent's
+// view@brokerkey.org answer, a login is login@brokerkey.org on the connections that sign for
+// that slot, and a signature is an ssh-agent SIGN_REQUEST; the agent checks the consumer's
+// policy and writes the signing log. Nothing else is read: not the backend PIN, the token
+// store, the ledger or the signing log, even when the configuration names them.
+//
+// The ssh-agent protocol has one request in flight per connection, so connections are pooled:
+// a request takes an idle one (or opens one, replaying the slot's login on it) and gives it
+// back when the answer is in. A connection that broke is dropped; the next request opens a new
+// one, so an agent that restarted is used again without anything else. Sockets are CLOEXEC;
+// after fork() the child's C_Initialize builds a new source and never sees these connections.
+#include <mutex>
+#include <type_traits>
+#include <vector>
+
+#include "core/agent_connection.h"
+#include "core/broker_view.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/text.h"
+#include "key_source.h"
+#include "log.h"
+
+namespace brokerkey {
+
+namespace {
+
+// Idle connections kept per pool; more concurrent signers than this each open their own and
+// the extra ones are closed when they finish.
+constexpr std::size_t kMaxIdle = 8;
+// Sign requests carry the whole message: the agent reads frames of at most
+// agent::kMaxFrameLength, and the request's own fields need a few bytes of it.
+constexpr std::size_t kMaxAgentMessage = agent::kMaxFrameLength - 1024;
+
+// Connections to the agent that are all logged in the same way (or not at all).
+struct Pool {
+  std::mutex mutex;  // guards everything below; never held while the agent is asked
+  // How connections of this pool log in: nullopt, not logged in; a nullopt PIN, the protected
+  // authentication path. Kept only while logged in, wiped at logout and C_Finalize.
+  std::optional<std::optional<Secret>> login;
+  // Bumped at every login and logout: a connection taken before is not pooled again.
+  std::uint64_t generation = 0;
+  std::vector<std::unique_ptr<AgentConnection>> idle;
+};
+
+struct Lease {
+  std::unique_ptr<AgentConnection> connection;
+  std::uint64_t generation = 0;
+  bool reused = false;  // came from the idle list (and may be stale)
+};
+
+class AgentSource final : public KeySource {
+ public:
+  explicit AgentSource(const Config& config) : socket_(config.agent.socket) {}
+
+  std::shared_ptr<const TokenView> view() override {
+    auto view = std::make_shared<TokenView>();
+    view->built_at = now();
+    view->valid_until = view->built_at;  // never reused: the next call asks again
+    auto fail = [&](const Error& e) {
+      log_error(e.what());
+      view->unavailable = e;
+      return view;
+    };
+    std::optional<std::string> text;
+    try {
+      text = call(plain_, [](AgentConnection& c) { return c.text_extension(agent::kViewExtension); });
+    } catch (const Error& e) {
+      return fail(e);
+    }
+    if (!text) {
+      return fail(agent_unavailable("the agent at " + socket_.string() +
+                                    " serves no consumer this account is mapped to"));
+    }
+    BrokerView broker;
+    try {
+      broker = parse_broker_view(*text);
+    } catch (const Error& e) {
+      return fail(e);
+    }
+    for (SlotRole role : {SlotRole::current, SlotRole::overlap}) {
+      const KeyRecord* key = role == SlotRole::current ? broker.current_key() : broker.overlap_key();
+      if (!key) continue;
+      SlotView& slot = view->slots[static_cast<std::size_t>(role)];
+      slot.key = *key;
+      slot.objects = build_key_objects(*key, role, handles_);
+    }
+    return view;
+  }
+
+  bool protected_authentication_path() const override { return true; }
+
+  std::string login(SlotRole slot, std::optional<ByteView> pin) override {
+    std::optional<Secret> secret;
+    if (pin && !pin->empty()) {
+      secret.emplace(std::string(reinterpret_cast<const char*>(pin->data()), pin->size()));
+    }
+    auto connection = std::make_unique<AgentConnection>(socket_);
+    std::string consumer = log_in(*connection, secret, CKR_PIN_INCORRECT);
+    Pool& pool = slots_[static_cast<std::size_t>(slot)];
+    std::lock_guard lock(pool.mutex);
+    ++pool.generation;
+    pool.idle.clear();
+    pool.login.emplace(std::move(secret));
+    pool.idle.push_back(std::move(connection));
+    return consumer;
+  }
+
+  void logout(SlotRole slot) noexcept override {
+    Pool& pool = slots_[static_cast<std::size_t>(slot)];
+    std::lock_guard lock(pool.mutex);
+    ++pool.generation;
+    pool.idle.clear();
+    pool.login.reset();
+  }
+
+  Signature sign(SlotRole slot, const std::string&, const KeyRecord& key, ByteView data) override {
+    if (data.size() > kMaxAgentMessage) {
+      throw Error(CKR_DATA_LEN_RANGE, "brokerkey-agent signs messages of at most " +
+                                          std::to_string(kMaxAgentMessage) + " bytes");
+    }
+    Bytes blob = ssh_wire_blob(key.public_key);
+    std::optional<Bytes> signature = call(slots_[static_cast<std::size_t>(slot)],
+                                          [&](AgentConnection& c) { return c.sign(blob, data); });
+    if (!signature) {
+      // The agent says no more than no; its log and the signing log say why. Whether the key
+      // is still shown tells a revoked or retired key from a refused request.
+      auto now_view = view();
+      if (now_view->unavailable) throw *now_view->unavailable;
+      if (!now_view->shows(key.fingerprint)) {
+        throw Error(CKR_KEY_HANDLE_INVALID, "the key was revoked or retired after C_SignInit");
+      }
+      throw Error(CKR_FUNCTION_REJECTED,
+                  "brokerkey-agent refused the signature (its log and the signing log say why)");
+    }
+    Signature out{};
+    std::copy(signature->begin(), signature->end(), out.begin());
+    return out;
+  }
+
+ private:
+  // login@brokerkey.org on `connection`; the consumer's name. Throws Error(`refused`) when the
+  // agent refuses it.
+  static std::string log_in(AgentConnection& connection, const std::optional<Secret>& pin, CK_RV refused) {
+    std::optional<std::string_view> argument;
+    if (pin) argument = std::string_view(pin->view());
+    std::optional<std::string> consumer = connection.text_extension(agent::kLoginExtension, argument);
+    if (!consumer) {
+      throw Error(refused, pin ? "brokerkey-agent refused the consumer PIN"
+                               : "brokerkey-agent maps this account to no consumer (log in with a consumer PIN)");
+    }
+    if (auto fault = text_fault(*consumer, 256)) {
+      throw Error(CKR_DEVICE_ERROR, "brokerkey-agent's login answer: the consumer name " + *fault);
+    }
+    return *consumer;
+  }
+
+  Lease take(Pool& pool) {
+    std::optional<Secret> pin;
+    bool logged_in = false;
+    Lease lease;
+    {
+      std::lock_guard lock(pool.mutex);
+      lease.generation = pool.generation;
+      if (&pool != &plain_ && !pool.login) throw Error(CKR_USER_NOT_LOGGED_IN, "logged out");
+      if (!pool.idle.empty()) {
+        lease.connection = std::move(pool.idle.back());
+        pool.idle.pop_back();
+        lease.reused = true;
+        return lease;
+      }
+      if (pool.login) {
+        logged_in = true;
+        if (*pool.login) pin.emplace(std::string((*pool.login)->view()));
+      }
+    }
+    lease.connection = std::make_unique<AgentConnection>(socket_);
+    // A new connection logs in as the slot did; the agent may no longer accept it (a PIN
+    // changed, a consumer removed): the request is then refused.
+    if (logged_in) log_in(*lease.connection, pin, CKR_FUNCTION_REJECTED);
+    return lease;
+  }
+
+  void give_back(Pool& pool, Lease lease) {
+    std::lock_guard lock(pool.mutex);
+    if (lease.generation == pool.generation && pool.idle.size() < kMaxIdle) {
+      pool.idle.push_back(std::move(lease.connection));
+    }
+  }
+
+  // Runs `request` on a connection of `pool`. An idle connection the agent closed since (it
+  // restarted) fails at once: then every idle one is stale, and the request is tried once more
+  // on a new connection.
+  template <typename Request>
+  std::invoke_result_t<Request, AgentConnection&> call(Pool& pool, Request request) {
+    for (int attempt = 0;; ++attempt) {
+      Lease lease = take(pool);
+      try {
+        auto result = request(*lease.connection);
+        give_back(pool, std::move(lease));
+        return result;
+      } catch (const Error& e) {
+        if (e.rv() != CKR_DEVICE_REMOVED || !lease.reused || attempt > 0) throw;
+        std::lock_guard lock(pool.mutex);
+        pool.idle.clear();
+      }
+    }
+  }
+
+  fs::path socket_;
+  HandleRegistry handles_;
+  Pool plain_;     // not logged in: views
+  Pool slots_[2];  // per slot, logged in as that slot is
+};
+
+}  // namespace
+
+std::unique_ptr<KeySource> make_agent_source(const Config& config) {
+  return std::make_unique<AgentSource>(config);
+}
+
+}  // namespace brokerkey
