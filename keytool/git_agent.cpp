@@ -7,6 +7,11 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "module_client.h"
 
 namespace brokerkey {
 
@@ -45,6 +50,70 @@ std::optional<std::string> git_configured_agent() {
     return std::nullopt;
   }
   return value;
+}
+
+}  // namespace brokerkey
+
+namespace brokerkey {
+
+std::optional<fs::path> configured_agent() {
+  if (auto agent = git_configured_agent()) return fs::path(*agent);
+  fs::path located;
+  try {
+    located = locate_config();
+  } catch (const Error&) {
+    return std::nullopt;  // no configuration at all: embedded, as the module finds it
+  }
+  std::error_code ec;
+  if (!fs::exists(located, ec)) return std::nullopt;
+  Config config = load_config(located);
+  if (config.mode != ConfigMode::client) return std::nullopt;
+  return config.agent.socket;
+}
+
+BrokerView ask_view(AgentConnection& agent) {
+  std::optional<std::string> view = agent.text_extension(agent::kViewExtension);
+  if (!view) {
+    throw agent_unavailable("the agent at " + agent.socket().string() +
+                            " refuses view@brokerkey.org to this account (is it mapped to a consumer?)");
+  }
+  return parse_broker_view(*view);
+}
+
+std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;  // never a FIFO or a device: no blocking read
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text(4096, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.rfind("ssh-ed25519 ", 0) != 0 || text.find_first_of("\r\n") != std::string::npos) return std::nullopt;
+  std::size_t end = text.find(' ', 12);
+  std::optional<Bytes> blob = base64_decode(text.substr(12, end == std::string::npos ? std::string::npos : end - 12));
+  if (!blob) return std::nullopt;
+  try {
+    agent::WireReader reader(*blob);
+    if (reader.text() != "ssh-ed25519") return std::nullopt;
+    ByteView raw = reader.string();
+    reader.expect_end("public key");
+    PublicKey key;
+    if (raw.size() != key.raw.size()) return std::nullopt;
+    std::copy(raw.begin(), raw.end(), key.raw.begin());
+    return key;
+  } catch (const agent::MalformedMessage&) {
+    return std::nullopt;
+  }
+}
+
+void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri) {
+  if (!uri.pin_value && !uri.pin_source) return;
+  Secret pin = pin_from_uri(uri);
+  if (!agent.text_extension(agent::kLoginExtension, pin.view())) {
+    throw invalid_input("brokerkey-agent at " + agent.socket().string() +
+                        " refused the URI's PIN for this account (a wrong PIN, or another consumer's)");
+  }
 }
 
 }  // namespace brokerkey

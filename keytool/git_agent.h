@@ -1,18 +1,46 @@
-// The agent a git repository signs through. `brokerkey git-config --agent SOCKET` records the
-// socket in git's own configuration (brokerkey.agent), because git starts gpg.ssh.program with
-// the user's environment and no way to add to it; brokerkey-ssh-keygen reads it back and hands
-// it to the system ssh-keygen as SSH_AUTH_SOCK.
+// The agent git's drop-ins sign through. Two ways name it, and one function decides:
+// - `brokerkey git-config --agent SOCKET` records the socket in git's own configuration
+//   (brokerkey.agent), because git starts gpg.ssh.program with the user's environment and no
+//   way to add to it;
+// - a client configuration (brokerkey client-config) names the agent's socket for every
+//   program of the account.
+// With neither, the drop-ins sign through the PKCS#11 module (embedded mode).
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
+#include "core/agent_connection.h"
+#include "core/broker_view.h"
+#include "core/uri.h"
+
 namespace brokerkey {
+
+namespace fs = std::filesystem;
 
 inline constexpr const char* kGitAgentKey = "brokerkey.agent";
 
 // `git config --get brokerkey.agent` as git sees it from the current directory (and GIT_DIR);
 // nullopt when unset, when git is not installed, or when the value is not an absolute path.
 std::optional<std::string> git_configured_agent();
+
+// The agent to sign through: git's brokerkey.agent, else the located configuration's socket
+// when it is a client configuration; nullopt when there is neither (no configuration, or an
+// embedded one). Throws when a configuration exists but cannot be read.
+std::optional<fs::path> configured_agent();
+
+// The agent's view@brokerkey.org, parsed as hostile input; throws one line when it gives none.
+BrokerView ask_view(AgentConnection& agent);
+
+// The public key of a file holding one OpenSSH Ed25519 public key line ("ssh-ed25519 BASE64
+// [comment]"): what git writes for the key gpg.ssh.defaultKeyCommand printed. nullopt for any
+// other file (a private key, another key type, a FIFO).
+std::optional<PublicKey> ed25519_public_key_file(const std::string& path);
+
+// Binds the consumer a URI's PIN names (pin-value, or pin-source) to the connection
+// (login@brokerkey.org); without a PIN the agent identifies the account by itself and this
+// does nothing. Throws when the agent refuses the PIN.
+void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri);
 
 }  // namespace brokerkey

@@ -20,6 +20,8 @@ packages=(
   help2man scdoc man-db
   # the Debian package (packaging/build-deb.sh) and its test (tests/integration/deb_test.sh)
   dpkg-dev file lintian adduser systemd bash-completion
+  # keytool_client_test: which files a consumer's git commit opens (none of the broker's)
+  strace
 )
 missing=()
 for package in "${packages[@]}"; do
