@@ -1,6 +1,4 @@
 // Where the broker's state comes from (commands.h): the ledger, or brokerkey-agent's view.
-#include <boost/json.hpp>
-
 #include "commands.h"
 #include "core/broker_view.h"
 #include "core/error.h"
@@ -84,40 +82,7 @@ const KeyRecord& key_in_role(const BrokerState& broker, std::string_view role) {
 }
 
 AgentHealth agent_health(const Config& config) {
-  namespace json = boost::json;
-  std::string text = ask_agent(config, agent::kHealthExtension);
-  auto bad = [](const std::string& what) -> Error {
-    return Error(CKR_DEVICE_ERROR, "brokerkey-agent's health@brokerkey.org answer: " + what);
-  };
-  json::error_code ec;
-  json::value root = json::parse(text, ec);
-  if (ec || !root.is_object()) throw bad("not a JSON object");
-  const json::object& top = root.as_object();
-  auto line = [&](const json::value& value, const std::string& where) {
-    if (!value.is_string()) throw bad(where + " is not a string");
-    std::string out(value.as_string());
-    if (auto fault = text_fault(out)) throw bad(where + " " + *fault);
-    return out;
-  };
-  AgentHealth health;
-  const json::value* status = top.if_contains("status");
-  if (!status) throw bad("lacks 'status'");
-  std::string status_text = line(*status, "status");
-  if (status_text != "ok" && status_text != "degraded") throw bad("status is neither ok nor degraded");
-  health.ok = status_text == "ok";
-  const json::value* problems = top.if_contains("problems");
-  if (!problems || !problems->is_array() || problems->as_array().size() > 64) {
-    throw bad("problems is not an array of at most 64");
-  }
-  for (const json::value& problem : problems->as_array()) health.problems.push_back(line(problem, "a problem"));
-  if (!health.ok && health.problems.empty()) throw bad("degraded without a problem named");
-  if (const json::value* consumer = top.if_contains("consumer"); consumer && !consumer->is_null()) {
-    if (!consumer->is_object() || !consumer->as_object().if_contains("name")) throw bad("consumer has no name");
-    health.consumer = line(consumer->as_object().at("name"), "consumer.name");
-  }
-  const json::value* log = top.if_contains("signing_log");
-  health.logged = log && !log->is_null();
-  return health;
+  return parse_agent_health(ask_agent(config, agent::kHealthExtension));
 }
 
 void require_embedded(const Config& config) {

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent_health.h"
 #include "cli.h"
 #include "core/agent_connection.h"
 #include "core/config.h"
@@ -72,13 +73,7 @@ const KeyRecord& key_in_role(const BrokerState& broker, std::string_view role);
 // A client configuration's agent, connected (bounded timeouts).
 AgentConnection connect_agent(const Config& config);
 
-// What the agent's health@brokerkey.org says, read as hostile input.
-struct AgentHealth {
-  bool ok = false;                    // status "ok"
-  std::vector<std::string> problems;  // each one line of printable text
-  std::optional<std::string> consumer;  // who the agent takes this account for
-  bool logged = false;                // whether the agent keeps a signing log
-};
+// The agent's health@brokerkey.org answer to this account.
 AgentHealth agent_health(const Config& config);
 
 // The commands that change or audit the broker, with its files: only with an embedded
