@@ -46,9 +46,12 @@ start_agent() {
 start_agent
 
 # as COMMAND...: the runner, with a HOME that holds nothing of the broker and no BROKERKEY_CONF.
+# The sanitizer build's options go along (the instrumented drop-ins run under strace below,
+# where LeakSanitizer cannot run: the shell tests' ASAN_OPTIONS turn it off).
 as() {
   setpriv --reuid="$RUNNER" --regid="$RUNNER" --init-groups \
-    env -i PATH=/usr/bin:/bin HOME="$WORK/home" GIT_CONFIG_NOSYSTEM=1 "$@"
+    env -i PATH=/usr/bin:/bin HOME="$WORK/home" GIT_CONFIG_NOSYSTEM=1 \
+    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "$@"
 }
 expect 1 "the runner cannot read the broker directory" -- as cat "$WORK/broker/ledger.jsonl"
 
