@@ -15,8 +15,9 @@ command -v strace >/dev/null || { echo "FAIL: strace is not installed (packaging
 s=$$
 RUNNER=bkc$s
 AGENT_PID=
+UNLOGGED_PID=
 cleanup() {
-  if [ -n "$AGENT_PID" ]; then kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; fi
+  for pid in $AGENT_PID $UNLOGGED_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   userdel -r "$RUNNER" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -205,6 +206,34 @@ expect 0 "git log %G? %GK after the rotation" -- in_x509 git log -1 --format='%G
 contains "G $NEW_FP" "signed by the new key"
 expect 0 "the first x509 commit still verifies" -- in_x509 git verify-commit "$X509_FIRST"
 contains "Good signature" "old x509 verdict"
+
+# A key file the agent does not list is not the broker's: brokerkey-ssh-keygen hands it to the
+# system ssh-keygen unchanged (here the runner's own key), and the agent signs nothing for it.
+as ssh-keygen -q -t ed25519 -N '' -C own -f "$WORK/home/own"
+echo data > "$WORK/data" && chmod 644 "$WORK/data"
+as cp "$WORK/data" "$WORK/home/data"
+before=$(grep -c . "$WORK/broker/signing-log.jsonl")
+expect 0 "brokerkey-ssh-keygen with the runner's own key" -- as "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "$WORK/home/own" "$WORK/home/data"
+printf 'own %s\n' "$(cut -d' ' -f1,2 "$WORK/home/own.pub")" > "$WORK/own.allowed"
+expect 0 "signed by the runner's own key" -- ssh-keygen -Y verify -f "$WORK/own.allowed" -I own -n git -s "$WORK/home/data.sig" < "$WORK/data"
+[ "$(grep -c . "$WORK/broker/signing-log.jsonl")" = "$before" ] && pass || fail "the agent signed for a key that is not the broker's"
+
+# An agent that reports itself degraded (this one keeps no signing log): check and health say
+# so and exit non-zero; status still shows the key.
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); del c["signing_log"]; json.dump(c, open(sys.argv[2], "w"))' \
+  "$WORK/broker/brokerkey.conf" "$WORK/broker/unlogged.conf"
+chmod 600 "$WORK/broker/unlogged.conf"
+"$AGENT" --config "$WORK/broker/unlogged.conf" --socket "$WORK/run/unlogged.sock" 2>>"$WORK/agent.log" &
+UNLOGGED_PID=$!
+for _ in $(seq 50); do [ -S "$WORK/run/unlogged.sock" ] && break; sleep 0.1; done
+chmod 666 "$WORK/run/unlogged.sock"
+as sh -c "'$BROKERKEY' client-config --socket '$WORK/run/unlogged.sock' > \"\$HOME/unlogged.conf\""
+expect 1 "check: a degraded agent" -- as env BROKERKEY_CONF="$WORK/home/unlogged.conf" "$BROKERKEY" check
+contains "warning: brokerkey-agent at $WORK/run/unlogged.sock reports: signatures are not logged" "the agent's problem named"
+expect 1 "health: a degraded agent" -- as env BROKERKEY_CONF="$WORK/home/unlogged.conf" "$BROKERKEY" health
+expect 0 "status through the degraded agent" -- as env BROKERKEY_CONF="$WORK/home/unlogged.conf" "$BROKERKEY" status
+contains "fingerprint:  $NEW_FP" "status shows the key"
+kill "$UNLOGGED_PID"; wait "$UNLOGGED_PID" || true; UNLOGGED_PID=
 
 # What changes or audits the broker refuses the client configuration, with one line.
 refused() {
