@@ -11,9 +11,8 @@
 
 #include "commands.h"
 #include "core/backend_module.h"
-#include "core/agent_wire.h"
 #include "core/error.h"
-#include "core/text.h"
+#include "git_agent.h"
 #include "module_client.h"
 
 namespace brokerkey {
@@ -75,20 +74,10 @@ std::vector<std::string> check_agent(const BrokerState& broker, const KeyRecord&
   if (identities->size() != 1) {
     return {"the agent lists " + std::to_string(identities->size()) + " keys, expected 1"};
   }
-  try {
-    agent::WireReader in((*identities)[0].key_blob);
-    std::string type(in.text());
-    if (type != "ssh-ed25519") return {"the agent lists a key of type " + printable(type)};
-    ByteView raw = in.string();
-    in.expect_end("public key");
-    if (raw.size() != 32) return {"the agent lists an Ed25519 key of " + std::to_string(raw.size()) + " bytes"};
-    PublicKey key;
-    std::copy(raw.begin(), raw.end(), key.raw.begin());
-    std::string derived = fingerprint_of(key).hex();
-    if (derived != current.fingerprint.hex()) return {"SHA-256 of the key the agent lists is " + derived};
-  } catch (const agent::MalformedMessage& e) {
-    return {std::string("the agent lists a key that is not an SSH public key: ") + e.what()};
-  }
+  std::optional<PublicKey> key = ed25519_from_ssh_blob((*identities)[0].key_blob);
+  if (!key) return {"the agent lists a key that is not an Ed25519 public key"};
+  std::string derived = fingerprint_of(*key).hex();
+  if (derived != current.fingerprint.hex()) return {"SHA-256 of the key the agent lists is " + derived};
   return {};
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/config.h"
+#include "core/ed25519.h"
 #include "core/error.h"
 #include "module_client.h"
 
@@ -93,8 +94,12 @@ std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
   std::size_t end = text.find(' ', 12);
   std::optional<Bytes> blob = base64_decode(text.substr(12, end == std::string::npos ? std::string::npos : end - 12));
   if (!blob) return std::nullopt;
+  return ed25519_from_ssh_blob(*blob);
+}
+
+std::optional<PublicKey> ed25519_from_ssh_blob(ByteView blob) {
   try {
-    agent::WireReader reader(*blob);
+    agent::WireReader reader(blob);
     if (reader.text() != "ssh-ed25519") return std::nullopt;
     ByteView raw = reader.string();
     reader.expect_end("public key");
@@ -105,6 +110,21 @@ std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
   } catch (const agent::MalformedMessage&) {
     return std::nullopt;
   }
+}
+
+Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView data) {
+  std::optional<Bytes> signature = agent.sign(ssh_wire_blob(key), data);
+  if (!signature) {
+    throw action_prohibited("brokerkey-agent at " + agent.socket().string() +
+                            " refused the signature (its log says why: a purpose not granted to this account, the "
+                            "rate, or the key is no longer current)");
+  }
+  Signature out{};
+  if (signature->size() != out.size() || !ed25519_verify(key, data, *signature)) {
+    throw agent_unavailable("the agent at " + agent.socket().string() + " answered with no valid signature by its key");
+  }
+  std::copy(signature->begin(), signature->end(), out.begin());
+  return out;
 }
 
 void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri) {

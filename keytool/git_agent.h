@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/agent_connection.h"
+#include "core/backend.h"
 #include "core/broker_view.h"
 #include "core/uri.h"
 
@@ -33,10 +34,20 @@ std::optional<fs::path> configured_agent();
 // The agent's view@brokerkey.org, parsed as hostile input; throws one line when it gives none.
 BrokerView ask_view(AgentConnection& agent);
 
+// The Ed25519 key of an SSH wire key blob (string "ssh-ed25519", string 32 bytes; RFC 8709),
+// as an agent lists its keys; nullopt for any other blob.
+std::optional<PublicKey> ed25519_from_ssh_blob(ByteView blob);
+
 // The public key of a file holding one OpenSSH Ed25519 public key line ("ssh-ed25519 BASE64
 // [comment]"): what git writes for the key gpg.ssh.defaultKeyCommand printed. nullopt for any
 // other file (a private key, another key type, a FIFO).
 std::optional<PublicKey> ed25519_public_key_file(const std::string& path);
+
+// A pure Ed25519 signature over `data` by the agent's key `key` (SIGN_REQUEST), checked with
+// that key before it is used. Throws action_prohibited when the agent refuses (the reason is in
+// its log and the signing log: a purpose not granted, the rate, a key no longer current), and
+// agent_unavailable when its answer is not a valid signature.
+Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView data);
 
 // Binds the consumer a URI's PIN names (pin-value, or pin-source) to the connection
 // (login@brokerkey.org); without a PIN the agent identifies the account by itself and this

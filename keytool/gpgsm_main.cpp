@@ -264,20 +264,10 @@ int sign_through_agent(const Request& request, const StatusChannel& status, cons
     throw not_found("the key " + key->label +
                     " has no certificate: the broker's operator issues one with 'brokerkey cert --pin-file FILE'");
   }
-  Bytes blob = ssh_wire_blob(key->public_key);
   TimePoint signed_at = now();
   status.line(std::string("BEGIN_SIGNING H10"));
-  Bytes der = make_detached_cms(key->certificates.back(), as_bytes(content), signed_at, [&](ByteView attributes) {
-    std::optional<Bytes> signature = agent.sign(blob, attributes);
-    if (!signature) {
-      throw action_prohibited("brokerkey-agent at " + socket.string() +
-                              " refused the signature (see its log: cms not granted to this account, rate, or the key rotated)");
-    }
-    Signature out{};
-    if (signature->size() != out.size()) throw agent_unavailable("a signature of " + std::to_string(signature->size()) + " bytes");
-    std::copy(signature->begin(), signature->end(), out.begin());
-    return out;
-  });
+  Bytes der = make_detached_cms(key->certificates.back(), as_bytes(content), signed_at,
+                                [&](ByteView attributes) { return agent_signature(agent, key->public_key, attributes); });
   write_signature(request, status, der, signed_at, key->public_key);
   return 0;
 }

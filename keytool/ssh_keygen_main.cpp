@@ -198,17 +198,7 @@ std::optional<int> sign_through_agent(const Invocation& invocation, const fs::pa
                             [&](const agent::Identity& identity) { return identity.key_blob == blob; });
   if (!listed) return std::nullopt;
   SignRequest request = sign_request(invocation, false);
-  return sign_files(request, key, [&](ByteView data) {
-    std::optional<Bytes> signature = agent.sign(blob, data);
-    if (!signature) {
-      throw action_prohibited("brokerkey-agent at " + socket.string() +
-                              " refused the signature (see its log: purpose not granted, rate, or the key rotated)");
-    }
-    Signature out{};
-    if (signature->size() != out.size()) throw agent_unavailable("a signature of " + std::to_string(signature->size()) + " bytes");
-    std::copy(signature->begin(), signature->end(), out.begin());
-    return out;
-  });
+  return sign_files(request, key, [&](ByteView data) { return agent_signature(agent, key, data); });
 }
 
 // ssh-keygen -l -f URI: "256 SHA256:... LABEL (ED25519)", as fingerprint_one_key prints it.
