@@ -127,6 +127,38 @@ Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView
   return out;
 }
 
+KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, bool signing) {
+  std::optional<KeyUri> uri;
+  if (is_pkcs11_uri(key_text)) {
+    uri = parse_key_uri(key_text);
+    login_with_uri_pin(agent, *uri);
+  } else if (key_text.size() != 64 || !hex_decode(key_text)) {
+    throw invalid_input("KEY '" + uri_for_display(key_text) +
+                        "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
+  }
+  BrokerView view = ask_view(agent);
+  const KeyRecord* current = view.current_key();
+  if (!current) throw not_found("brokerkey-agent at " + agent.socket().string() + " shows no current key");
+  auto other = [&](const std::string& why) {
+    return invalid_input("KEY " + uri_for_display(key_text) + " " + why + "; brokerkey-agent at " +
+                         agent.socket().string() + " shows its current key " + current->label + " " +
+                         current->fingerprint.hex() + " only");
+  };
+  std::string fingerprint = current->fingerprint.hex();
+  if (!uri) {
+    if (key_text != fingerprint) throw other("names another key");
+    return *current;
+  }
+  if (uri->unrecognized) throw other("has an attribute brokerkey does not know, so it names nothing");
+  if (uri->token && *uri->token != view.ledger.token_label) throw other("names token '" + *uri->token + "'");
+  if (uri->object && *uri->object != current->label) throw other("names object '" + *uri->object + "'");
+  if (uri->id && hex_encode(as_bytes(*uri->id)) != fingerprint) throw other("names another id");
+  if (uri->type && *uri->type != CKO_PRIVATE_KEY && (signing || *uri->type != CKO_PUBLIC_KEY)) {
+    throw other(signing ? "names no private key" : "names no key");
+  }
+  return *current;
+}
+
 void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri) {
   if (!uri.pin_value && !uri.pin_source) return;
   Secret pin = pin_from_uri(uri);

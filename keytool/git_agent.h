@@ -49,6 +49,13 @@ std::optional<PublicKey> ed25519_public_key_file(const std::string& path);
 // agent_unavailable when its answer is not a valid signature.
 Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView data);
 
+// The agent's current key, which `key_text` must name: a 64-hex-digit fingerprint must be its
+// fingerprint; a PKCS#11 URI's token, object, id and type (those it gives) must match it as the
+// module's slot 0 would (type private, or also public when `signing` is false). A URI's PIN
+// first logs its consumer in on the connection (login_with_uri_pin). Throws invalid_input
+// naming the mismatch, not_found when the agent shows no current key.
+KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, bool signing);
+
 // Binds the consumer a URI's PIN names (pin-value, or pin-source) to the connection
 // (login@brokerkey.org); without a PIN the agent identifies the account by itself and this
 // does nothing. Throws when the agent refuses the PIN.

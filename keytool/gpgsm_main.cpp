@@ -229,46 +229,22 @@ int sign_through_module(const Request& request, const StatusChannel& status, con
   return 0;
 }
 
-// KEY against the agent's current key: a fingerprint must be its fingerprint; a URI's token,
-// object, id and type (those it gives) must name it, as the module's slot 0 would.
-void check_key_names(const std::string& key_text, const BrokerView& view, const KeyRecord& current) {
-  auto other = [&](const std::string& why) {
-    return invalid_input("KEY " + uri_for_display(key_text) + " " + why + "; brokerkey-agent signs with its current key " +
-                         current.label + " " + current.fingerprint.hex() + " only");
-  };
-  if (!is_pkcs11_uri(key_text)) {
-    KeyUri by_id = key_uri_of(key_text);  // a fingerprint, or a clear refusal
-    if (hex_encode(as_bytes(*by_id.id)) != current.fingerprint.hex()) throw other("names another key");
-    return;
-  }
-  KeyUri uri = parse_key_uri(key_text);
-  if (uri.unrecognized) throw other("has an attribute brokerkey does not know, so it names nothing");
-  if (uri.token && *uri.token != view.ledger.token_label) throw other("names token '" + *uri.token + "'");
-  if (uri.object && *uri.object != current.label) throw other("names object '" + *uri.object + "'");
-  if (uri.id && hex_encode(as_bytes(*uri.id)) != current.fingerprint.hex()) throw other("names another id");
-  if (uri.type && *uri.type != CKO_PRIVATE_KEY) throw other("names no private key");
-}
-
 // Through brokerkey-agent (a client configuration, or git's brokerkey.agent): the current key
 // and its certificate from the agent's view, the signed attributes signed by SIGN_REQUEST
 // (the agent classifies them as the "cms" purpose).
 int sign_through_agent(const Request& request, const StatusChannel& status, const std::string& content,
                        const fs::path& socket) {
   AgentConnection agent(socket);
-  if (is_pkcs11_uri(request.key)) login_with_uri_pin(agent, parse_key_uri(request.key));
-  BrokerView view = ask_view(agent);
-  const KeyRecord* key = view.current_key();
-  if (!key) throw not_found("brokerkey-agent at " + socket.string() + " shows no current key");
-  check_key_names(request.key, view, *key);
-  if (!key->certificate_der_base64 || key->certificates.empty()) {
-    throw not_found("the key " + key->label +
+  KeyRecord key = agent_key_named(agent, request.key, true);
+  if (key.certificates.empty()) {
+    throw not_found("the key " + key.label +
                     " has no certificate: the broker's operator issues one with 'brokerkey cert --pin-file FILE'");
   }
   TimePoint signed_at = now();
   status.line(std::string("BEGIN_SIGNING H10"));
-  Bytes der = make_detached_cms(key->certificates.back(), as_bytes(content), signed_at,
-                                [&](ByteView attributes) { return agent_signature(agent, key->public_key, attributes); });
-  write_signature(request, status, der, signed_at, key->public_key);
+  Bytes der = make_detached_cms(key.certificates.back(), as_bytes(content), signed_at,
+                                [&](ByteView attributes) { return agent_signature(agent, key.public_key, attributes); });
+  write_signature(request, status, der, signed_at, key.public_key);
   return 0;
 }
 

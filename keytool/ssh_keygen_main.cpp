@@ -3,12 +3,14 @@
 // operand as OpenSSH's own getopt does), and it answers what needs the broker key:
 //   -Y sign -n NAMESPACE -f KEY [-U] [-q] [-O hashalg=sha512] [FILE ...|-]
 //        KEY a PKCS#11 URI, or a public key file whose comment is one (what git writes for
-//        the key that gpg.ssh.defaultKeyCommand printed): through the module; or a public key
-//        file holding the key brokerkey-agent lists, when an agent is configured (git_agent.h):
-//        through the agent, with AgentConnection
+//        the key that gpg.ssh.defaultKeyCommand printed); or a public key file holding the
+//        key brokerkey-agent lists. With an agent configured (git_agent.h) every one of these
+//        is signed through the agent with AgentConnection (a URI must name its current key),
+//        else through the module.
 //   -l -f URI [-E sha256]   the key's fingerprint line, in ssh-keygen's format
 //   -y -f URI               the key's public key line, its comment the URI (for
 //                           gpg.ssh.defaultKeyCommand, so git push --signed works too)
+//        (through the agent too, when one is configured)
 // Every other invocation goes, unchanged, to the system ssh-keygen (verification,
 // find-principals, fingerprints of key files). A PKCS#11 URI never does: it may carry a PIN
 // (pin-value), which ssh-keygen would print; such a call is refused here instead.
@@ -173,16 +175,38 @@ int sign_files(const SignRequest& request, const PublicKey& key, const std::func
 
 // ssh-keygen -Y sign through the module. `expected_key`: the public key line the key file
 // named, which the URI's key must be (else the key rotated since git asked for it).
+// With an agent configured (git_agent.h) the URI must name the agent's current key, and the
+// agent signs: the module is not loaded.
 int sign(const Invocation& invocation, const std::string& uri_text, const std::optional<std::string>& expected_key) {
   SignRequest request = sign_request(invocation, true);
+  auto check_expected = [&](const PublicKey& key) {
+    if (expected_key && ssh_public_key_line(key, "") != *expected_key) {
+      throw invalid_input("the key file names " + uri_for_display(uri_text) +
+                          ", whose key is no longer the key in the file (rotated?); ask for the key again");
+    }
+  };
+  if (auto socket = configured_agent()) {
+    AgentConnection agent(*socket);
+    KeyRecord key = agent_key_named(agent, uri_text, true);
+    check_expected(key.public_key);
+    return sign_files(request, key.public_key, [&](ByteView data) { return agent_signature(agent, key.public_key, data); });
+  }
   KeyUri uri = parse_key_uri(uri_text);
   Secret pin = pin_from_uri(uri);
   UriSigner signer(module_path(uri.module_path), uri, pin);
-  if (expected_key && ssh_public_key_line(signer.public_key(), "") != *expected_key) {
-    throw invalid_input("the key file names " + uri_for_display(uri_text) +
-                        ", whose key is no longer the key in the file (rotated?); ask for the key again");
-  }
+  check_expected(signer.public_key());
   return sign_files(request, signer.public_key(), [&](ByteView data) { return signer.sign(data); });
+}
+
+// The public key a URI names and its label: the agent's current key when an agent is
+// configured (the URI must name it), else what the module shows.
+UriPublicKey public_key_named(const KeyUri& uri, const std::string& uri_text) {
+  if (auto socket = configured_agent()) {
+    AgentConnection agent(*socket);
+    KeyRecord key = agent_key_named(agent, uri_text, false);
+    return UriPublicKey{key.public_key, key.label};
+  }
+  return uri_public_key(module_path(uri.module_path), uri);
 }
 
 // ssh-keygen -Y sign -f KEY.pub through brokerkey-agent, when KEY.pub holds the key the agent
@@ -211,7 +235,7 @@ int fingerprint(const Invocation& invocation, const std::string& uri_text) {
     throw invalid_input("-E " + *hash + ": the fingerprint of a PKCS#11 key is shown as sha256 only");
   }
   KeyUri uri = parse_key_uri(uri_text);
-  UriPublicKey key = uri_public_key(module_path(uri.module_path), uri);
+  UriPublicKey key = public_key_named(uri, uri_text);
   std::cout << "256 " << ssh_fingerprint(key.key) << " " << (key.label.empty() ? "no comment" : key.label)
             << " (ED25519)\n";
   return 0;
@@ -234,7 +258,7 @@ int print_public(const Invocation& invocation, const std::string& uri_text) {
     auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f) throw invalid_input("-y: the URI must be written without spaces or control characters");
   }
-  UriPublicKey key = uri_public_key(module_path(uri.module_path), uri);
+  UriPublicKey key = public_key_named(uri, uri_text);
   std::cout << ssh_public_key_line(key.key, uri_text) << "\n";
   return 0;
 }
@@ -294,7 +318,8 @@ constexpr const char* kHelp =
     "  or:  brokerkey-ssh-keygen --help | --version\n\n"
     "git's gpg.ssh.program for the broker key. A sign request whose KEY is a PKCS#11 URI\n"
     "(pkcs11:token=...;object=...;type=private?pin-source=file:PATH), or a public key file\n"
-    "whose comment is one, is signed through the brokerkey module: each FILE gets FILE.sig, an\n"
+    "whose comment is one, is signed through the brokerkey module (through brokerkey-agent\n"
+    "when one is configured, see below): each FILE gets FILE.sig, an\n"
     "armored SSHSIG (FILE - or none: stdin to stdout). -l and -y print the URI's key as\n"
     "ssh-keygen would print a key file's. A sign request whose KEY is a public key file holding\n"
     "the key brokerkey-agent lists is signed through the agent, when one is configured: git's\n"

@@ -207,6 +207,24 @@ contains "G $NEW_FP" "signed by the new key"
 expect 0 "the first x509 commit still verifies" -- in_x509 git verify-commit "$X509_FIRST"
 contains "Good signature" "old x509 verdict"
 
+# The URI forms of brokerkey-ssh-keygen (an embedded-mode git configuration's) resolve against
+# the agent too: the URI must name its current key, and no module is loaded.
+URI="pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private"
+expect 0 "brokerkey-ssh-keygen -y -f URI through the agent" -- as "$BIN/brokerkey-ssh-keygen" -y -f "$URI"
+[ "$OUT" = "$(cut -d' ' -f1,2 <<<"$("$BROKERKEY" pubkey)") $URI" ] && pass || fail "-y -f URI: $OUT"
+expect 0 "brokerkey-ssh-keygen -l -f URI through the agent" -- as "$BIN/brokerkey-ssh-keygen" -l -f "$URI"
+contains "256 $NEW_SSH_FP acme-git-signing-ed25519-prod (ED25519)" "-l -f URI"
+as sh -c 'echo by-uri > "$HOME/by-uri"'
+expect 0 "brokerkey-ssh-keygen -Y sign -f URI through the agent" -- \
+  as strace -f -qq -e trace=%file -o "$WORK/home/trace-uri" "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "$URI" "$WORK/home/by-uri"
+expect 0 "the URI-signed file verifies" -- ssh-keygen -Y verify -f "$WORK/home/.config/brokerkey/allowed_signers" \
+  -I ci@acme.example -n git -s "$WORK/home/by-uri.sig" < "$WORK/home/by-uri"
+grep -E 'open.*(libbrokerkey-pkcs11|softhsm)' "$WORK/home/trace-uri" && fail "-Y sign -f URI loaded a PKCS#11 module" || pass
+expect 1 "brokerkey-ssh-keygen -y -f a URI naming another key" -- as "$BIN/brokerkey-ssh-keygen" -y -f "pkcs11:token=brokerkey;object=other"
+contains "names object 'other'" "the other key named"
+expect 1 "brokerkey-ssh-keygen -Y sign with a URI naming the overlap token" -- \
+  as "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "pkcs11:token=brokerkey-overlap;type=private" "$WORK/home/by-uri"
+
 # A key file the agent does not list is not the broker's: brokerkey-ssh-keygen hands it to the
 # system ssh-keygen unchanged (here the runner's own key), and the agent signs nothing for it.
 as ssh-keygen -q -t ed25519 -N '' -C own -f "$WORK/home/own"
