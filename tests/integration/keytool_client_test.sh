@@ -32,7 +32,7 @@ RUNNER_UID=$(id -u "$RUNNER")
 export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
 "$BROKERKEY" mint >/dev/null
 ( umask 077 && "$BROKERKEY" consumer add ops | grep -o 'ops:[a-z0-9]*' > "$WORK/ops.pin" )
-"$BROKERKEY" consumer add runner --user "$RUNNER" >/dev/null
+RUNNER_PIN=$("$BROKERKEY" consumer add runner --user "$RUNNER" | grep -o 'runner:[a-z0-9]*')
 "$BROKERKEY" cert --pin-file "$WORK/ops.pin" --subject "CN=Acme git signing,O=Acme" >/dev/null 2>&1
 OLD_FP=$("$BROKERKEY" pubkey --format fingerprint)
 OLD_PUB=$("$BROKERKEY" pubkey)
@@ -210,6 +210,7 @@ contains "Good signature" "old x509 verdict"
 # The URI forms of brokerkey-ssh-keygen (an embedded-mode git configuration's) resolve against
 # the agent too: the URI must name its current key, and no module is loaded.
 URI="pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private"
+echo data > "$WORK/data" && chmod 644 "$WORK/data"
 expect 0 "brokerkey-ssh-keygen -y -f URI through the agent" -- as "$BIN/brokerkey-ssh-keygen" -y -f "$URI"
 [ "$OUT" = "$(cut -d' ' -f1,2 <<<"$("$BROKERKEY" pubkey)") $URI" ] && pass || fail "-y -f URI: $OUT"
 expect 0 "brokerkey-ssh-keygen -l -f URI through the agent" -- as "$BIN/brokerkey-ssh-keygen" -l -f "$URI"
@@ -220,6 +221,16 @@ expect 0 "brokerkey-ssh-keygen -Y sign -f URI through the agent" -- \
 expect 0 "the URI-signed file verifies" -- ssh-keygen -Y verify -f "$WORK/home/.config/brokerkey/allowed_signers" \
   -I ci@acme.example -n git -s "$WORK/home/by-uri.sig" < "$WORK/home/by-uri"
 grep -E 'open.*(libbrokerkey-pkcs11|softhsm)' "$WORK/home/trace-uri" && fail "-Y sign -f URI loaded a PKCS#11 module" || pass
+# A URI with a PIN logs its consumer in on the connection (login@brokerkey.org): the runner's
+# own PIN is accepted, a wrong one refused with one line.
+as sh -c "umask 077 && echo '$RUNNER_PIN' > \"\$HOME/runner.pin\" && echo 'runner:wrong' > \"\$HOME/wrong.pin\""
+expect 0 "-Y sign -f URI?pin-source through the agent" -- \
+  as "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "$URI?pin-source=file:$WORK/home/runner.pin" - < "$WORK/data"
+contains "BEGIN SSH SIGNATURE" "signed with the PIN's consumer logged in"
+expect 1 "-Y sign -f URI with a wrong PIN" -- \
+  as "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "$URI?pin-source=file:$WORK/home/wrong.pin" - < "$WORK/data"
+contains "refused the URI's PIN" "the refusal named"
+one_line "a wrong PIN"
 expect 1 "brokerkey-ssh-keygen -y -f a URI naming another key" -- as "$BIN/brokerkey-ssh-keygen" -y -f "pkcs11:token=brokerkey;object=other"
 contains "names object 'other'" "the other key named"
 expect 1 "brokerkey-ssh-keygen -Y sign with a URI naming the overlap token" -- \
@@ -228,7 +239,6 @@ expect 1 "brokerkey-ssh-keygen -Y sign with a URI naming the overlap token" -- \
 # A key file the agent does not list is not the broker's: brokerkey-ssh-keygen hands it to the
 # system ssh-keygen unchanged (here the runner's own key), and the agent signs nothing for it.
 as ssh-keygen -q -t ed25519 -N '' -C own -f "$WORK/home/own"
-echo data > "$WORK/data" && chmod 644 "$WORK/data"
 as cp "$WORK/data" "$WORK/home/data"
 before=$(grep -c . "$WORK/broker/signing-log.jsonl")
 expect 0 "brokerkey-ssh-keygen with the runner's own key" -- as "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "$WORK/home/own" "$WORK/home/data"
