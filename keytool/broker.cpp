@@ -1,5 +1,6 @@
 // Where the broker's state comes from (commands.h): the ledger, or brokerkey-agent's view.
 #include "commands.h"
+#include "git_agent.h"
 #include "core/broker_view.h"
 #include "core/error.h"
 #include "core/text.h"
@@ -21,19 +22,9 @@ BrokerState from_ledger(Config config, LedgerState state) {
   return out;
 }
 
-// The agent's answer to a text extension, or one line saying why there is none.
-std::string ask_agent(const Config& config, std::string_view extension) {
-  AgentConnection agent = connect_agent(config);
-  std::optional<std::string> answer = agent.text_extension(extension);
-  if (!answer) {
-    throw agent_unavailable("the agent at " + config.agent.socket.string() + " refused " + std::string(extension) +
-                            " to this account (is it mapped to a consumer? brokerkey consumer add NAME --user USER)");
-  }
-  return *answer;
-}
-
 BrokerState from_agent(Config config) {
-  BrokerView view = parse_broker_view(ask_agent(config, agent::kViewExtension));
+  AgentConnection agent = connect_agent(config);
+  BrokerView view = ask_view(agent);
   if (!view.ledger.initialized) {
     throw config_bad("brokerkey-agent at " + config.agent.socket.string() +
                      " serves a broker that was never initialised (no key in its ledger)");
@@ -82,7 +73,8 @@ const KeyRecord& key_in_role(const BrokerState& broker, std::string_view role) {
 }
 
 AgentHealth agent_health(const Config& config) {
-  return parse_agent_health(ask_agent(config, agent::kHealthExtension));
+  AgentConnection agent = connect_agent(config);
+  return parse_agent_health(ask_agent(agent, agent::kHealthExtension));
 }
 
 void require_embedded(const Config& config) {

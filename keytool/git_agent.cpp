@@ -72,14 +72,20 @@ std::optional<fs::path> configured_agent() {
   return config.agent.socket;
 }
 
-BrokerView ask_view(AgentConnection& agent) {
-  std::optional<std::string> view = agent.text_extension(agent::kViewExtension);
-  if (!view) {
-    throw agent_unavailable("the agent at " + agent.socket().string() +
-                            " refuses view@brokerkey.org to this account (is it mapped to a consumer?)");
+std::string ask_agent(AgentConnection& agent, std::string_view extension) {
+  const std::string hint = " (is this account mapped to a consumer? the agent closes the connections of accounts that are not)";
+  std::optional<std::string> answer;
+  try {
+    answer = agent.text_extension(extension);
+  } catch (const Error& e) {
+    if (e.rv() != CKR_DEVICE_REMOVED) throw;
+    throw Error(CKR_DEVICE_REMOVED, e.what() + hint);
   }
-  return parse_broker_view(*view);
+  if (!answer) throw agent_unavailable("the agent at " + agent.socket().string() + " refuses " + std::string(extension) + hint);
+  return *answer;
 }
+
+BrokerView ask_view(AgentConnection& agent) { return parse_broker_view(ask_agent(agent, agent::kViewExtension)); }
 
 std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
   std::error_code ec;

@@ -31,6 +31,11 @@ std::optional<std::string> git_configured_agent();
 // embedded one). Throws when a configuration exists but cannot be read.
 std::optional<fs::path> configured_agent();
 
+// A text extension's answer (view@, health@brokerkey.org), or one line saying why there is
+// none. The agent closes the connection of an account that maps to no consumer, so a lost
+// connection is reported with that as the likely cause.
+std::string ask_agent(AgentConnection& agent, std::string_view extension);
+
 // The agent's view@brokerkey.org, parsed as hostile input; throws one line when it gives none.
 BrokerView ask_view(AgentConnection& agent);
 

@@ -72,6 +72,13 @@ as mkdir -p "$WORK/home/.config/brokerkey"
 as sh -c "'$BROKERKEY' client-config --socket '$SOCKET' > \"\$HOME/.config/brokerkey/brokerkey.conf\""
 grep -qF "$WORK/broker" "$WORK/home/.config/brokerkey/brokerkey.conf" && fail "the client configuration names the broker directory" || pass
 
+# An account the agent maps to no consumer gets one line saying so, not the broker's state.
+cp "$WORK/home/.config/brokerkey/brokerkey.conf" "$WORK/client.conf" && chmod 644 "$WORK/client.conf"
+expect 1 "pubkey as an account that is no consumer" -- \
+  setpriv --reuid=nobody --regid=nogroup --clear-groups env -i PATH=/usr/bin:/bin BROKERKEY_CONF="$WORK/client.conf" "$BROKERKEY" pubkey
+one_line "no consumer"
+contains "is this account mapped to a consumer?" "the likely cause named"
+
 # The read commands, as the consumer.
 expect 0 "pubkey" -- as "$BROKERKEY" pubkey
 [ "$OUT" = "$OLD_PUB" ] && pass || fail "pubkey through the agent: '$OUT', the ledger says '$OLD_PUB'"
