@@ -185,7 +185,15 @@ bool client_mode() { return load_config(locate_config()).mode == ConfigMode::cli
 
 int run_check(const cli::Args& args) {
   if (client_mode()) {
-    Assessment result = assess_agent(warn_days(args));
+    // An agent that cannot be asked is an outage, not a warning: exit 2, with one line.
+    Assessment result;
+    try {
+      result = assess_agent(warn_days(args));
+    } catch (const Error& e) {
+      if (e.rv() != CKR_DEVICE_REMOVED) throw;
+      std::cerr << "brokerkey check: " << e.what() << "\n";
+      return static_cast<int>(Severity::inconsistency);
+    }
     print(result, args.flag("json"), kAgentHealthy);
     return result.exit_code();
   }
@@ -247,7 +255,7 @@ const Command kCheckCommand{
     "Each finding says what to run. The systemd timer brokerkey-check.timer runs it daily.\n"
     "With a client configuration: brokerkey-agent's view of the ledger by the same rules, and\n"
     "the agent's own health (exit 1 at least when it reports itself degraded; 2 when it does\n"
-    "not show the ledger's current key). No broker file is read.\n",
+    "not show the ledger's current key or cannot be reached). No broker file is read.\n",
     {{"warn-days"}, {"json"}, 0, 0},
     run_check,
 };

@@ -186,6 +186,14 @@ for repo in ssh x509; do
   grep -E 'open.*(libbrokerkey-pkcs11|softhsm)' "$WORK/trace-$repo" && fail "a commit ($repo) loaded a PKCS#11 module" || pass
 done
 
+# The validation hook, as issue 10 asks it: fingerprint --check opens no broker file and loads
+# no PKCS#11 module.
+expect 0 "fingerprint --check under strace" -- \
+  as strace -f -qq -e trace=%file -o "$WORK/home/trace-check" "$BROKERKEY" fingerprint --check --expect "$OLD_FP"
+grep -q '\.config/brokerkey/brokerkey\.conf' "$WORK/home/trace-check" && pass || fail "strace did not see fingerprint --check read its configuration"
+grep -F "$WORK/broker" "$WORK/home/trace-check" && fail "fingerprint --check opened a broker file" || pass
+grep -E 'open.*(libbrokerkey-pkcs11|softhsm|\.so.*pkcs11)' "$WORK/home/trace-check" && fail "fingerprint --check loaded a PKCS#11 module" || pass
+
 # Rotation by the operator (and a certificate for the new key): the consumer's configuration is
 # unchanged; the next commits are the new key's; the old ones still verify.
 "$BROKERKEY" rotate >/dev/null
@@ -291,12 +299,15 @@ expect 0 "the ledger is intact" -- "$BROKERKEY" audit verify
 
 # The agent stopped: one clear line and a non-zero exit, for every command and for git.
 kill "$AGENT_PID"; wait "$AGENT_PID" || true; AGENT_PID=
-for command in pubkey "fingerprint --check" status check allowed-signers\ --principal\ p git-config; do
+for command in pubkey "fingerprint --check" status allowed-signers\ --principal\ p git-config; do
   # shellcheck disable=SC2086
   expect 1 "$command without the agent" -- as "$BROKERKEY" $command
   one_line "$command without the agent"
   contains "cannot connect to $SOCKET" "$command names the socket"
 done
+expect 2 "check without the agent: an outage, exit 2" -- as "$BROKERKEY" check
+one_line "check without the agent"
+contains "brokerkey check: brokerkey-agent: cannot connect to $SOCKET" "check names the socket"
 expect 128 "no agent: git commit (ssh) fails cleanly" -- in_ssh git commit -q -S --allow-empty -m "no agent"
 expect 128 "no agent: git commit (x509) fails cleanly" -- in_x509 git commit -q -S --allow-empty -m "no agent"
 expect 2 "no agent: brokerkey-gpgsm signs nothing" -- as sh -c "echo x | '$GPGSM' -bsau $NEW_FP"
