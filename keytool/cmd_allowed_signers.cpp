@@ -1,5 +1,7 @@
 // brokerkey allowed-signers: an OpenSSH allowed_signers file with every key the ledger knows,
-// each valid for the time it signed, so signatures made before a rotation keep verifying.
+// each valid for the time it signed, so signatures made before a rotation keep verifying. With a
+// client configuration the keys and their times are brokerkey-agent's view of the ledger: the
+// same records, the same signing_window rule.
 #include <iostream>
 
 #include "commands.h"
@@ -64,12 +66,12 @@ int run_allowed_signers(const cli::Args& args) {
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  Broker broker = load_broker();
-  TimePoint at = now();
+  BrokerState broker = read_broker();
+  TimePoint at = broker.at;
   // Comment lines: every value in them kept the rule of core/text.h at the ledger's fold, and
   // goes through printable() all the same, so none can end its line.
-  std::cout << "# allowed_signers for " << *principal << ", from the brokerkey ledger "
-            << printable(broker.config.ledger.string()) << " (head " << broker.state.head_hash << ")\n";
+  std::cout << "# allowed_signers for " << *principal << ", from the " << printable(broker.origin())
+            << " (ledger head " << printable(broker.state.head_hash) << ")\n";
   for (const auto& key : broker.state.keys) {
     std::cout << "# " << printable(key.label) << " " << key.fingerprint.hex() << " " << to_string(key.status_at(at));
     if (key.revoked_at) std::cout << " (" << printable(key.revoke_reason) << ")";
@@ -94,7 +96,8 @@ const Command kAllowedSignersCommand{
     "gpg.ssh.allowedSignersFile, each with valid-after (when the key was committed) and, once\n"
     "it stopped signing, valid-before (when it was rotated out or retired). Signatures made\n"
     "before a rotation keep verifying after it. A revoked key verifies nothing, or with\n"
-    "--compromised-since only signatures from before that time.\n",
+    "--compromised-since only signatures from before that time.\n"
+    "With a client configuration the keys come from brokerkey-agent's view of the ledger.\n",
     {{"principal", "namespace"}, {}, 0, 0},
     run_allowed_signers,
 };

@@ -91,7 +91,7 @@ int run_list(const Config& config, const cli::Args& args) {
 
 int run_audit(const cli::Args& args) {
   const auto& words = args.positional();
-  Config config = load_config(locate_config());
+  Config config = load_embedded_config();
   if (words[0] == "verify") return run_verify(config);
   if (words[0] == "list") return run_list(config, args);
   throw cli::UsageError("say verify or list, not '" + words[0] + "'");

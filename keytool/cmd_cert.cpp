@@ -28,7 +28,7 @@ void record(const Broker& broker, const KeyRecord& key, const Bytes& der) {
 
 int run_cert(const cli::Args& args) {
   Broker broker = load_broker();
-  const KeyRecord& key = key_in_role(broker, "current");
+  const KeyRecord key = key_in_role(broker.reading(), "current");  // a copy: the reading is a temporary
 
   if (auto imported = args.value("import")) {
     auto der = pem_decode(read_text_file(*imported), "CERTIFICATE");

@@ -1,6 +1,9 @@
 // brokerkey fingerprint [--check]: the validation hook. With --check it loads the deployed
 // module, reads each key's public key and CKA_BROKERKEY_FINGERPRINT through it, re-derives
-// SHA-256 from the public key, and accepts only when all of them agree with the ledger.
+// SHA-256 from the public key, and accepts only when all of them agree with the ledger. With a
+// client configuration the deployed binding is brokerkey-agent: the key it lists
+// (REQUEST_IDENTITIES), re-derived, must be the current key of its view of the ledger. Either
+// way --expect names the fingerprint recorded at mint time, which the current key must have.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +12,7 @@
 #include "commands.h"
 #include "core/backend_module.h"
 #include "core/error.h"
+#include "git_agent.h"
 #include "module_client.h"
 
 namespace brokerkey {
@@ -44,19 +48,83 @@ std::vector<std::string> check_slot(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, const
   return problems;
 }
 
+// The mint-time fingerprint the caller gives, which the current key must have.
+std::optional<Fingerprint> expected_fingerprint(const cli::Args& args) {
+  auto text = args.value("expect");
+  if (!text) return std::nullopt;
+  if (!args.flag("check")) throw cli::UsageError("--expect goes with --check");
+  try {
+    return Fingerprint::from_hex(*text);
+  } catch (const Error&) {
+    throw cli::UsageError("--expect takes a fingerprint: 64 hex characters, as 'brokerkey fingerprint' prints it");
+  }
+}
+
+// Problems with the expected fingerprint: empty when the current key has it.
+std::vector<std::string> check_expected(const KeyRecord& current, const std::optional<Fingerprint>& expected) {
+  if (!expected || *expected == current.fingerprint) return {};
+  return {"the expected fingerprint is " + expected->hex()};
+}
+
+// The key the agent lists, re-derived, against the current key of its view.
+std::vector<std::string> check_agent(const BrokerState& broker, const KeyRecord& current) {
+  AgentConnection agent = connect_agent(broker.config);
+  auto identities = agent.identities();
+  if (!identities) return {"the agent refuses to list its key"};
+  if (identities->size() != 1) {
+    return {"the agent lists " + std::to_string(identities->size()) + " keys, expected 1"};
+  }
+  std::optional<PublicKey> key = ed25519_from_ssh_blob((*identities)[0].key_blob);
+  if (!key) return {"the agent lists a key that is not an Ed25519 public key"};
+  std::string derived = fingerprint_of(*key).hex();
+  if (derived != current.fingerprint.hex()) return {"SHA-256 of the key the agent lists is " + derived};
+  return {};
+}
+
+void report(const KeyRecord& key, std::string_view role, const std::vector<std::string>& problems) {
+  for (const auto& problem : problems) {
+    std::cerr << "brokerkey fingerprint: " << role << " key " << key.label << ": " << problem << ", ledger says "
+              << key.fingerprint.hex() << "\n";
+  }
+  if (problems.empty()) std::cout << "ok  " << role << "  " << key.label << "  " << key.fingerprint.hex() << "\n";
+}
+
+int check_through_agent(const BrokerState& broker, const KeyRecord& current, const std::optional<Fingerprint>& expected) {
+  std::vector<std::string> problems = check_agent(broker, current);
+  for (auto& problem : check_expected(current, expected)) problems.push_back(std::move(problem));
+  report(current, "current", problems);
+  // The overlap key only verifies: the view proves its fingerprint is its public key's SHA-256.
+  if (const KeyRecord* overlap = broker.overlap_key()) report(*overlap, "overlap", {});
+  if (!problems.empty()) {
+    std::cerr << "brokerkey fingerprint: the deployed agent (" << broker.config.agent.socket.string()
+              << ") does not match " << (expected ? "the expected fingerprint and " : "") << "its ledger\n";
+    return 1;
+  }
+  std::cout << "The agent at " << broker.config.agent.socket.string() << " signs with the key its ledger names as "
+            << "current" << (expected ? ", which has the expected fingerprint" : "") << ": the key it lists re-derives to "
+            << current.fingerprint.hex() << ".\n";
+  if (!expected) std::cout << "Give --expect FINGERPRINT to compare it with the fingerprint recorded at mint time.\n";
+  return 0;
+}
+
 int run_fingerprint(const cli::Args& args) {
-  Broker broker = load_broker();
+  std::optional<Fingerprint> expected = expected_fingerprint(args);
+  BrokerState broker = read_broker();
   if (!args.flag("check")) {
+    if (args.value("module")) throw cli::UsageError("--module goes with --check");
     std::cout << key_in_role(broker, "current").fingerprint.hex() << "\n";
     return 0;
   }
-  TimePoint at = now();
-  const KeyRecord* current = broker.state.current(at);
-  if (!current) throw not_found("no current key in the ledger: nothing to check");
+  const KeyRecord* current = broker.current_key();
+  if (!current) throw not_found("no current key in " + broker.origin() + ": nothing to check");
+  if (broker.client()) {
+    if (args.value("module")) throw cli::UsageError("--module has no meaning with a client configuration (the agent is checked)");
+    return check_through_agent(broker, *current, expected);
+  }
   fs::path path = module_path(args.value("module"));
   BackendModule module(path, {}, "brokerkey");
   bool all_agree = true;
-  for (auto [slot, key] : {std::pair{CK_SLOT_ID{0}, current}, {CK_SLOT_ID{1}, broker.state.overlap(at)}}) {
+  for (auto [slot, key] : {std::pair{CK_SLOT_ID{0}, current}, {CK_SLOT_ID{1}, broker.overlap_key()}}) {
     if (!key) continue;
     std::string role = slot == 0 ? "current" : "overlap";
     CK_TOKEN_INFO info{};
@@ -66,22 +134,20 @@ int run_fingerprint(const cli::Args& args) {
     } else {
       problems = check_slot(module.fn(), slot, *key);
     }
-    for (const auto& problem : problems) {
-      std::cerr << "brokerkey fingerprint: " << role << " key " << key->label << ": " << problem
-                << ", ledger says " << key->fingerprint.hex() << "\n";
+    if (slot == 0) {
+      for (auto& problem : check_expected(*key, expected)) problems.push_back(std::move(problem));
     }
-    if (problems.empty()) {
-      std::cout << "ok  " << role << "  " << key->label << "  " << key->fingerprint.hex() << "\n";
-    }
+    report(*key, role, problems);
     all_agree = all_agree && problems.empty();
   }
   if (!all_agree) {
-    std::cerr << "brokerkey fingerprint: the deployed module (" << path.string()
-              << ") does not match the ledger\n";
+    std::cerr << "brokerkey fingerprint: the deployed module (" << path.string() << ") does not match "
+              << (expected ? "the expected fingerprint and " : "") << "the ledger\n";
     return 1;
   }
   std::cout << "The module at " << path.string() << " matches the ledger: public key, "
-            << "CKA_BROKERKEY_FINGERPRINT, CKA_ID and re-derived SHA-256 agree.\n";
+            << "CKA_BROKERKEY_FINGERPRINT, CKA_ID and re-derived SHA-256 agree"
+            << (expected ? ", and the current key has the expected fingerprint" : "") << ".\n";
   return 0;
 }
 
@@ -90,13 +156,17 @@ int run_fingerprint(const cli::Args& args) {
 const Command kFingerprintCommand{
     "fingerprint",
     "print the current fingerprint, or --check it through the deployed module",
-    "[--check [--module PATH]]\n\n"
+    "[--check [--expect FINGERPRINT] [--module PATH]]\n\n"
     "Without --check: the current key's fingerprint (SHA-256 of the raw public key, hex).\n"
     "With --check, the validation hook: loads the module (--module, $BROKERKEY_MODULE, the\n"
     "one beside this program, or the installed one), reads each key's CKA_EC_POINT, CKA_ID\n"
     "and CKA_BROKERKEY_FINGERPRINT through it, re-derives SHA-256 from the public key, and\n"
-    "exits 0 only if all of them agree with the ledger's record for that key.\n",
-    {{"module"}, {"check"}, 0, 0},
+    "exits 0 only if all of them agree with the ledger's record for that key.\n"
+    "With a client configuration the deployed binding is brokerkey-agent: the key it lists\n"
+    "(as ssh-add -L sees it), re-derived, must be the current key of its view of the ledger.\n"
+    "--expect FINGERPRINT: the current key must also have this fingerprint (the one recorded\n"
+    "at mint time, as the ledger's mint or rotate record and 'brokerkey fingerprint' give it).\n",
+    {{"module", "expect"}, {"check"}, 0, 0},
     run_fingerprint,
 };
 

@@ -78,34 +78,89 @@ std::string uri_path(const std::string& path) {
   return out;
 }
 
+// Verification with stock OpenSSH against an allowed-signers file the keytool writes.
+void print_allowed_signers(const std::string& scope, const fs::path& allowed, const std::string& principal) {
+  std::cout << "# Verification with stock OpenSSH: every key the ledger knows, each for its lifetime.\n"
+            << "mkdir -p " << shell_quoted(fs::absolute(allowed).parent_path().string()) << "\n"
+            << shell_quoted(beside_this_program("brokerkey").string()) << " allowed-signers --principal " << shell_quoted(principal)
+            << " > " << shell_quoted(fs::absolute(allowed).string()) << "\n"
+            << "git config " << scope << "gpg.ssh.allowedSignersFile " << shell_quoted(fs::absolute(allowed).string()) << "\n";
+}
+
+// With a client configuration: the drop-ins sign through the agent it names, so nothing here
+// names a PIN, a broker file or a socket; the key is the agent's current key each time.
+int print_client_config(const cli::Args& args, const BrokerState& broker, const KeyRecord& key,
+                        const std::string& format, const std::string& scope, const fs::path& allowed,
+                        const std::string& principal) {
+  for (const char* option : {"consumer", "pin-file"}) {
+    if (args.value(option)) {
+      throw cli::UsageError(std::string("--") + option + " has no meaning with a client configuration (" +
+                            broker.config.file.string() + "): the agent knows this account's consumer");
+    }
+  }
+  std::cout << "# Sign commits and tags with the broker key " << key.label << " through brokerkey-agent,\n"
+            << "# as the client configuration " << broker.config.file.string() << " names it. No PIN, no\n"
+            << "# broker file: the agent decides by this account. A rotation changes nothing here.\n"
+            << "git config " << scope << "gpg.format " << format << "\n";
+  if (format == "x509") {
+    // The URI names the key by token and label, which a rotation keeps; brokerkey-gpgsm
+    // resolves it against the agent's view and signs the CMS signed attributes through it.
+    std::cout << "git config " << scope << "gpg.x509.program "
+              << shell_quoted(beside_this_program("brokerkey-gpgsm").string()) << "\n"
+              << "git config " << scope << "user.signingkey "
+              << shell_quoted(key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY)) << "\n";
+  } else {
+    // git asks defaultKeyCommand for the key each time (the agent's current key), writes it to
+    // a file and hands that to brokerkey-ssh-keygen, which signs through the agent.
+    std::cout << "git config " << scope << "gpg.ssh.program "
+              << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n"
+              << "git config " << scope << "gpg.ssh.defaultKeyCommand "
+              << shell_quoted(shell_quoted(beside_this_program("brokerkey").string()) + " pubkey") << "\n"
+              << "git config " << scope << "--unset-all user.signingkey || :  # it would win over defaultKeyCommand\n";
+  }
+  std::cout << "git config " << scope << "commit.gpgsign true\n"
+            << "git config " << scope << "tag.gpgsign true\n";
+  if (format == "x509") {
+    std::cout << "# Verification: brokerkey-gpgsm accepts a signature when the agent's view of the ledger\n"
+              << "# says its key was signing then.\n";
+    return 0;
+  }
+  print_allowed_signers(scope, allowed, principal);
+  return 0;
+}
+
 int run_git_config(const cli::Args& args) {
   if (auto socket = args.value("agent")) return print_agent_config(args, *socket);
-  Broker broker = load_broker();
   std::string format = args.value_or("format", "ssh");
   if (format != "ssh" && format != "x509") throw cli::UsageError("--format is ssh or x509, not '" + format + "'");
+  BrokerState broker = read_broker();
   const KeyRecord& key = key_in_role(broker, "current");
   if (format == "x509" && !key.certificate_der_base64) {
     throw not_found("the current key " + key.label +
-                    " has no certificate, which x509 signatures carry: run 'brokerkey cert --pin-file FILE' first");
+                    " has no certificate, which x509 signatures carry: run 'brokerkey cert --pin-file FILE' first" +
+                    (broker.client() ? " (the broker's operator, on the broker host)" : ""));
   }
+  const char* home = std::getenv("HOME");
+  fs::path allowed = args.value("allowed-signers") ? fs::path(*args.value("allowed-signers"))
+                                                    : fs::path(home ? home : "~") / ".config/brokerkey/allowed_signers";
+  std::string principal = args.value_or("principal", "brokerkey");
+  std::string scope = args.flag("global") ? "--global " : "";
+  // The output is shell: a line break in a path would start a command of its own.
+  for (auto [what, value] : {std::pair{"the allowed-signers path", allowed.string()}, {"--principal", principal},
+                             {"this program's path", beside_this_program("brokerkey").string()}}) {
+    if (auto fault = text_fault(value)) throw cli::UsageError(std::string(what) + " " + *fault);
+  }
+  if (broker.client()) return print_client_config(args, broker, key, format, scope, allowed, principal);
+
   std::string consumer = args.value_or("consumer", "ci");
   if (!broker.config.find_consumer(consumer)) {
     throw cli::UsageError("no consumer '" + consumer + "': add it with 'brokerkey consumer add " + consumer + "'");
   }
-  const char* home = std::getenv("HOME");
   fs::path pin_file = args.value("pin-file") ? fs::path(*args.value("pin-file"))
                                               : fs::path(home ? home : "~") / ".config/brokerkey" / (consumer + ".pin");
-  fs::path allowed = args.value("allowed-signers") ? fs::path(*args.value("allowed-signers"))
-                                                    : fs::path(home ? home : "~") / ".config/brokerkey/allowed_signers";
-  std::string principal = args.value_or("principal", "brokerkey");
   std::string uri = key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY) +
                     "?pin-source=file:" + uri_path(fs::absolute(pin_file).string());
-  std::string scope = args.flag("global") ? "--global " : "";
-  // The output is shell: a line break in a path would start a command of its own.
-  for (auto [what, value] : {std::pair{"the PIN file path", pin_file.string()}, {"the allowed-signers path", allowed.string()},
-                             {"--principal", principal}, {"this program's path", beside_this_program("brokerkey").string()}}) {
-    if (auto fault = text_fault(value)) throw cli::UsageError(std::string(what) + " " + *fault);
-  }
+  if (auto fault = text_fault(pin_file.string())) throw cli::UsageError(std::string("the PIN file path ") + *fault);
 
   std::cout << "# Sign commits and tags with the broker key " << key.label << ".\n"
             << "# The PIN of consumer '" << consumer << "' goes in " << pin_file.string()
@@ -131,14 +186,10 @@ int run_git_config(const cli::Args& args) {
             << "git config " << scope << "tag.gpgsign true\n";
   if (format == "x509") {
     std::cout << "# Verification: brokerkey-gpgsm accepts a signature when the ledger of the broker\n"
-              << "# configuration (" << locate_config().string() << ") says its key was signing then.\n";
+              << "# configuration (" << broker.config.file.string() << ") says its key was signing then.\n";
     return 0;
   }
-  std::cout << "# Verification with stock OpenSSH: every key the ledger knows, each for its lifetime.\n"
-            << "mkdir -p " << shell_quoted(fs::absolute(allowed).parent_path().string()) << "\n"
-            << shell_quoted(beside_this_program("brokerkey").string()) << " allowed-signers --principal " << shell_quoted(principal)
-            << " > " << shell_quoted(fs::absolute(allowed).string()) << "\n"
-            << "git config " << scope << "gpg.ssh.allowedSignersFile " << shell_quoted(fs::absolute(allowed).string()) << "\n";
+  print_allowed_signers(scope, allowed, principal);
   return 0;
 }
 
@@ -154,7 +205,9 @@ const Command kGitConfigCommand{
     "  eval \"$(brokerkey git-config --consumer ci)\"\n"
     "With --agent, git signs through brokerkey-agent at SOCKET instead: no URI, no PIN file,\n"
     "no broker file; stock ssh-add names the key and stock ssh-keygen signs, the agent decides\n"
-    "by the account git runs as, and a rotation changes nothing.\n\n"
+    "by the account git runs as, and a rotation changes nothing.\n"
+    "With a client configuration (brokerkey client-config), both formats sign through the\n"
+    "agent it names: no PIN file, no broker file, no --consumer (the agent knows the account).\n\n"
     "  --format ssh|x509        ssh (default) signs through brokerkey-ssh-keygen and verifies\n"
     "                           with stock ssh-keygen against an allowed-signers file from the\n"
     "                           ledger; x509 signs CMS through brokerkey-gpgsm (the key needs a\n"

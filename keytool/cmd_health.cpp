@@ -34,6 +34,41 @@ struct Assessment {
   }
 };
 
+// What the keys' lifecycle calls for: the same in either mode. `current` is the key the
+// broker signs with now (embedded: the ledger's; client: the one the agent shows).
+void assess_keys(const LedgerState& state, const KeyRecord* current, TimePoint at, int warn_days, Assessment& result) {
+  auto add = [&](Severity s, std::string what, std::string fix) {
+    result.findings.push_back({s, std::move(what), std::move(fix), std::nullopt, {}, std::nullopt});
+  };
+  const KeyRecord* committed = state.current(at);
+  if (!current && committed) {
+    add(Severity::inconsistency, "the ledger's current key " + committed->fingerprint.hex() +
+                                     " is not shown: the agent's backend does not prove it holds it",
+        "the broker's operator: brokerkey health, on the broker host");
+  } else if (!current) {
+    add(Severity::warning, "no current key", "brokerkey mint");
+  } else if (current->rotation_due <= at) {
+    add(Severity::warning, "rotation overdue since " + format_rfc3339(current->rotation_due), "brokerkey rotate");
+  } else if (current->rotation_due <= at + Days(warn_days)) {
+    add(Severity::warning, "rotation due " + format_rfc3339(current->rotation_due), "brokerkey rotate");
+  }
+  // x509 signatures carry the key's certificate: once one was issued, a rotation that left the
+  // new key without one stops brokerkey-gpgsm.
+  bool certified_before = std::any_of(state.keys.begin(), state.keys.end(),
+                                      [](const KeyRecord& key) { return key.certificate_der_base64.has_value(); });
+  if (current && !current->certificate_der_base64 && certified_before) {
+    add(Severity::warning, "the current key has no certificate, though an earlier key had one: x509 signing fails",
+        "brokerkey cert --pin-file FILE");
+  }
+  for (const auto& key : state.keys) {
+    if (key.status_at(at) == KeyStatus::superseded) {
+      add(Severity::warning, "overlap window of " + key.fingerprint.hex() + " ended " +
+                                 format_rfc3339(*key.overlap_until) + " without retirement",
+          "brokerkey retire --expired");
+    }
+  }
+}
+
 Assessment assess(const Config& config, Backend* backend, int warn_days) {
   Assessment result;
   auto add = [&](Severity s, std::string what, std::string fix) {
@@ -63,30 +98,7 @@ Assessment assess(const Config& config, Backend* backend, int warn_days) {
   if (!check_log("ledger", config.ledger, lines)) return result;
   LedgerState state = fold_ledger(lines);
   TimePoint at = now();
-
-  const KeyRecord* current = state.current(at);
-  if (!current) {
-    add(Severity::warning, "no current key", "brokerkey mint");
-  } else if (current->rotation_due <= at) {
-    add(Severity::warning, "rotation overdue since " + format_rfc3339(current->rotation_due), "brokerkey rotate");
-  } else if (current->rotation_due <= at + Days(warn_days)) {
-    add(Severity::warning, "rotation due " + format_rfc3339(current->rotation_due), "brokerkey rotate");
-  }
-  // x509 signatures carry the key's certificate: once one was issued, a rotation that left the
-  // new key without one stops brokerkey-gpgsm.
-  bool certified_before = std::any_of(state.keys.begin(), state.keys.end(),
-                                      [](const KeyRecord& key) { return key.certificate_der_base64.has_value(); });
-  if (current && !current->certificate_der_base64 && certified_before) {
-    add(Severity::warning, "the current key has no certificate, though an earlier key had one: x509 signing fails",
-        "brokerkey cert --pin-file FILE");
-  }
-  for (const auto& key : state.keys) {
-    if (key.status_at(at) == KeyStatus::superseded) {
-      add(Severity::warning, "overlap window of " + key.fingerprint.hex() + " ended " +
-                                 format_rfc3339(*key.overlap_until) + " without retirement",
-          "brokerkey retire --expired");
-    }
-  }
+  assess_keys(state, state.current(at), at, warn_days, result);
 
   std::set<std::string> configured;
   for (const auto& consumer : config.consumers) configured.insert(consumer.name);
@@ -128,7 +140,8 @@ Assessment assess(const Config& config, Backend* backend, int warn_days) {
   return result;
 }
 
-void print(const Assessment& result, bool json) {
+void print(const Assessment& result, bool json,
+           std::string_view healthy = "healthy: ledger, backend and configuration agree") {
   if (json) {
     boost::json::array findings;
     for (const auto& f : result.findings) {
@@ -141,7 +154,7 @@ void print(const Assessment& result, bool json) {
               << "\n";
     return;
   }
-  if (result.findings.empty()) std::cout << "healthy: ledger, backend and configuration agree\n";
+  if (result.findings.empty()) std::cout << healthy << "\n";
   for (const auto& f : result.findings) {
     std::cout << (f.severity == Severity::warning ? "warning: " : "inconsistent: ") << f.what
               << "\n    run: " << f.fix << "\n";
@@ -150,7 +163,40 @@ void print(const Assessment& result, bool json) {
 
 int warn_days(const cli::Args& args) { return static_cast<int>(args.count("warn-days").value_or(30)); }
 
+// With a client configuration: the agent's view of the ledger, by the same rules, and the
+// agent's own health answer (a degraded agent is never healthy).
+Assessment assess_agent(int warn_days) {
+  BrokerState broker = read_broker();
+  Assessment result;
+  assess_keys(broker.state, broker.current_key(), broker.at, warn_days, result);
+  AgentHealth health = agent_health(broker.config);
+  for (const auto& problem : health.problems) {
+    result.findings.push_back({Severity::warning, "brokerkey-agent at " + broker.config.agent.socket.string() +
+                                                      " reports: " + problem,
+                               "the broker's operator: brokerkey health, on the broker host", std::nullopt, {},
+                               std::nullopt});
+  }
+  return result;
+}
+
+constexpr std::string_view kAgentHealthy = "healthy: brokerkey-agent reports ok and shows the ledger's current key";
+
+bool client_mode() { return load_config(locate_config()).mode == ConfigMode::client; }
+
 int run_check(const cli::Args& args) {
+  if (client_mode()) {
+    // An agent that cannot be asked is an outage, not a warning: exit 2, with one line.
+    Assessment result;
+    try {
+      result = assess_agent(warn_days(args));
+    } catch (const Error& e) {
+      if (e.rv() != CKR_DEVICE_REMOVED) throw;
+      std::cerr << "brokerkey check: " << e.what() << "\n";
+      return static_cast<int>(Severity::inconsistency);
+    }
+    print(result, args.flag("json"), kAgentHealthy);
+    return result.exit_code();
+  }
   Config config = load_config(locate_config());
   Pkcs11Backend backend(config.backend);
   Assessment result = assess(config, &backend, warn_days(args));
@@ -159,7 +205,12 @@ int run_check(const cli::Args& args) {
 }
 
 int run_health(const cli::Args& args) {
-  Config config = load_config(locate_config());
+  if (!args.flag("repair") && client_mode()) {
+    Assessment result = assess_agent(warn_days(args));
+    print(result, false, kAgentHealthy);
+    return result.exit_code();
+  }
+  Config config = load_embedded_config();
   Pkcs11Backend backend(config.backend);
   Assessment result = assess(config, &backend, warn_days(args));
   print(result, false);
@@ -201,7 +252,10 @@ const Command kCheckCommand{
     "Exit 0: healthy. Exit 1: the rotation is due within N days (default 30) or overdue, an\n"
     "overlap window ended without retirement, or there is no current key. Exit 2: the ledger,\n"
     "the backend and the configuration disagree (broken chain, missing key, leftover keys).\n"
-    "Each finding says what to run. The systemd timer brokerkey-check.timer runs it daily.\n",
+    "Each finding says what to run. The systemd timer brokerkey-check.timer runs it daily.\n"
+    "With a client configuration: brokerkey-agent's view of the ledger by the same rules, and\n"
+    "the agent's own health (exit 1 at least when it reports itself degraded; 2 when it does\n"
+    "not show the ledger's current key or cannot be reached). No broker file is read.\n",
     {{"warn-days"}, {"json"}, 0, 0},
     run_check,
 };
@@ -214,7 +268,9 @@ const Command kHealthCommand{
     "the signing log (a last line that is not an intact record) into LOG.damaged-TIME-PID\n"
     "beside it, keeping every good record; completes interrupted retirements and revocations\n"
     "and removes backend keys that no ledger record committed (an interrupted mint or rotate).\n"
-    "It never destroys a key the ledger names as current, overlap or superseded.\n",
+    "It never destroys a key the ledger names as current, overlap or superseded.\n"
+    "With a client configuration it lists what 'brokerkey check' finds through the agent;\n"
+    "--repair runs on the broker host only.\n",
     {{"warn-days"}, {"repair"}, 0, 0},
     run_health,
 };

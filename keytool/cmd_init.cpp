@@ -66,7 +66,23 @@ BackendConfig embedded_softhsm(const fs::path& dir, const std::string& token_lab
   return backend;
 }
 
+// An account whose configuration is a client one reaches its broker through the agent; a
+// broker of its own made here would be a second key nobody meant. A missing or unreadable
+// configuration is no reason to refuse: init makes a new one.
+void refuse_for_a_client() {
+  std::optional<Config> existing;
+  try {
+    fs::path located = locate_config();
+    std::error_code ec;
+    if (fs::exists(located, ec)) existing = load_config(located);
+  } catch (const std::exception&) {
+    return;
+  }
+  if (existing) require_embedded(*existing);
+}
+
 int run_init(const cli::Args& args) {
+  refuse_for_a_client();
   auto dir_arg = args.value("dir");
   if (!dir_arg) throw cli::UsageError("--dir DIR is required");
   fs::path dir = fs::absolute(*dir_arg).lexically_normal();

@@ -58,7 +58,7 @@ int run_rotate(const cli::Args& args) {
                           std::to_string(broker.config.rotation.overlap_days) + "d)");
   }
   TimePoint at = now();
-  const KeyRecord& from = key_in_role(broker, "current");
+  const KeyRecord from = key_in_role(broker.reading(), "current");  // a copy: the reading is a temporary
   if (const KeyRecord* open = broker.state.overlap(at)) {
     throw already_exists("key " + open->fingerprint.hex() + " is still in its overlap window until " +
                          format_rfc3339(*open->overlap_until) + "; retire it first: brokerkey retire " +

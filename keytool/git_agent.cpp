@@ -7,6 +7,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
+
+#include "core/config.h"
+#include "core/ed25519.h"
+#include "core/error.h"
+#include "module_client.h"
 
 namespace brokerkey {
 
@@ -45,6 +51,127 @@ std::optional<std::string> git_configured_agent() {
     return std::nullopt;
   }
   return value;
+}
+
+}  // namespace brokerkey
+
+namespace brokerkey {
+
+std::optional<fs::path> configured_agent() {
+  if (auto agent = git_configured_agent()) return fs::path(*agent);
+  fs::path located;
+  try {
+    located = locate_config();
+  } catch (const Error&) {
+    return std::nullopt;  // no configuration at all: embedded, as the module finds it
+  }
+  std::error_code ec;
+  if (!fs::exists(located, ec)) return std::nullopt;
+  Config config = load_config(located);
+  if (config.mode != ConfigMode::client) return std::nullopt;
+  return config.agent.socket;
+}
+
+std::string ask_agent(AgentConnection& agent, std::string_view extension) {
+  const std::string hint = " (is this account mapped to a consumer? the agent closes the connections of accounts that are not)";
+  std::optional<std::string> answer;
+  try {
+    answer = agent.text_extension(extension);
+  } catch (const Error& e) {
+    if (e.rv() != CKR_DEVICE_REMOVED) throw;
+    throw Error(CKR_DEVICE_REMOVED, e.what() + hint);
+  }
+  if (!answer) throw agent_unavailable("the agent at " + agent.socket().string() + " refuses " + std::string(extension) + hint);
+  return *answer;
+}
+
+BrokerView ask_view(AgentConnection& agent) { return parse_broker_view(ask_agent(agent, agent::kViewExtension)); }
+
+std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;  // never a FIFO or a device: no blocking read
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text(4096, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.rfind("ssh-ed25519 ", 0) != 0 || text.find_first_of("\r\n") != std::string::npos) return std::nullopt;
+  std::size_t end = text.find(' ', 12);
+  std::optional<Bytes> blob = base64_decode(text.substr(12, end == std::string::npos ? std::string::npos : end - 12));
+  if (!blob) return std::nullopt;
+  return ed25519_from_ssh_blob(*blob);
+}
+
+std::optional<PublicKey> ed25519_from_ssh_blob(ByteView blob) {
+  try {
+    agent::WireReader reader(blob);
+    if (reader.text() != "ssh-ed25519") return std::nullopt;
+    ByteView raw = reader.string();
+    reader.expect_end("public key");
+    PublicKey key;
+    if (raw.size() != key.raw.size()) return std::nullopt;
+    std::copy(raw.begin(), raw.end(), key.raw.begin());
+    return key;
+  } catch (const agent::MalformedMessage&) {
+    return std::nullopt;
+  }
+}
+
+Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView data) {
+  std::optional<Bytes> signature = agent.sign(ssh_wire_blob(key), data);
+  if (!signature) {
+    throw action_prohibited("brokerkey-agent at " + agent.socket().string() +
+                            " refused the signature (its log says why: a purpose not granted to this account, the "
+                            "rate, or the key is no longer current)");
+  }
+  Signature out{};
+  if (signature->size() != out.size() || !ed25519_verify(key, data, *signature)) {
+    throw agent_unavailable("the agent at " + agent.socket().string() + " answered with no valid signature by its key");
+  }
+  std::copy(signature->begin(), signature->end(), out.begin());
+  return out;
+}
+
+KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, bool signing) {
+  std::optional<KeyUri> uri;
+  if (is_pkcs11_uri(key_text)) {
+    uri = parse_key_uri(key_text);
+    login_with_uri_pin(agent, *uri);
+  } else if (key_text.size() != 64 || !hex_decode(key_text)) {
+    throw invalid_input("KEY '" + uri_for_display(key_text) +
+                        "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
+  }
+  BrokerView view = ask_view(agent);
+  const KeyRecord* current = view.current_key();
+  if (!current) throw not_found("brokerkey-agent at " + agent.socket().string() + " shows no current key");
+  auto other = [&](const std::string& why) {
+    return invalid_input("KEY " + uri_for_display(key_text) + " " + why + "; brokerkey-agent at " +
+                         agent.socket().string() + " shows its current key " + current->label + " " +
+                         current->fingerprint.hex() + " only");
+  };
+  std::string fingerprint = current->fingerprint.hex();
+  if (!uri) {
+    if (key_text != fingerprint) throw other("names another key");
+    return *current;
+  }
+  if (uri->unrecognized) throw other("has an attribute brokerkey does not know, so it names nothing");
+  if (uri->token && *uri->token != view.ledger.token_label) throw other("names token '" + *uri->token + "'");
+  if (uri->object && *uri->object != current->label) throw other("names object '" + *uri->object + "'");
+  if (uri->id && hex_encode(as_bytes(*uri->id)) != fingerprint) throw other("names another id");
+  if (uri->type && *uri->type != CKO_PRIVATE_KEY && (signing || *uri->type != CKO_PUBLIC_KEY)) {
+    throw other(signing ? "names no private key" : "names no key");
+  }
+  return *current;
+}
+
+void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri) {
+  if (!uri.pin_value && !uri.pin_source) return;
+  Secret pin = pin_from_uri(uri);
+  if (!agent.text_extension(agent::kLoginExtension, pin.view())) {
+    throw invalid_input("brokerkey-agent at " + agent.socket().string() +
+                        " refused the URI's PIN for this account (a wrong PIN, or another consumer's)");
+  }
 }
 
 }  // namespace brokerkey

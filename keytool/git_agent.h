@@ -1,18 +1,69 @@
-// The agent a git repository signs through. `brokerkey git-config --agent SOCKET` records the
-// socket in git's own configuration (brokerkey.agent), because git starts gpg.ssh.program with
-// the user's environment and no way to add to it; brokerkey-ssh-keygen reads it back and hands
-// it to the system ssh-keygen as SSH_AUTH_SOCK.
+// The agent git's drop-ins sign through. Two ways name it, and one function decides:
+// - `brokerkey git-config --agent SOCKET` records the socket in git's own configuration
+//   (brokerkey.agent), because git starts gpg.ssh.program with the user's environment and no
+//   way to add to it;
+// - a client configuration (brokerkey client-config) names the agent's socket for every
+//   program of the account.
+// With neither, the drop-ins sign through the PKCS#11 module (embedded mode).
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
+#include "core/agent_connection.h"
+#include "core/backend.h"
+#include "core/broker_view.h"
+#include "core/uri.h"
+
 namespace brokerkey {
+
+namespace fs = std::filesystem;
 
 inline constexpr const char* kGitAgentKey = "brokerkey.agent";
 
 // `git config --get brokerkey.agent` as git sees it from the current directory (and GIT_DIR);
 // nullopt when unset, when git is not installed, or when the value is not an absolute path.
 std::optional<std::string> git_configured_agent();
+
+// The agent to sign through: git's brokerkey.agent, else the located configuration's socket
+// when it is a client configuration; nullopt when there is neither (no configuration, or an
+// embedded one). Throws when a configuration exists but cannot be read.
+std::optional<fs::path> configured_agent();
+
+// A text extension's answer (view@, health@brokerkey.org), or one line saying why there is
+// none. The agent closes the connection of an account that maps to no consumer, so a lost
+// connection is reported with that as the likely cause.
+std::string ask_agent(AgentConnection& agent, std::string_view extension);
+
+// The agent's view@brokerkey.org, parsed as hostile input; throws one line when it gives none.
+BrokerView ask_view(AgentConnection& agent);
+
+// The Ed25519 key of an SSH wire key blob (string "ssh-ed25519", string 32 bytes; RFC 8709),
+// as an agent lists its keys; nullopt for any other blob.
+std::optional<PublicKey> ed25519_from_ssh_blob(ByteView blob);
+
+// The public key of a file holding one OpenSSH Ed25519 public key line ("ssh-ed25519 BASE64
+// [comment]"): what git writes for the key gpg.ssh.defaultKeyCommand printed. nullopt for any
+// other file (a private key, another key type, a FIFO).
+std::optional<PublicKey> ed25519_public_key_file(const std::string& path);
+
+// A pure Ed25519 signature over `data` by the agent's key `key` (SIGN_REQUEST), checked with
+// that key before it is used. Throws action_prohibited when the agent refuses (the reason is in
+// its log and the signing log: a purpose not granted, the rate, a key no longer current), and
+// agent_unavailable when its answer is not a valid signature.
+Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView data);
+
+// The agent's current key, which `key_text` must name: a 64-hex-digit fingerprint must be its
+// fingerprint; a PKCS#11 URI's token, object, id and type (those it gives) must match it as the
+// module's slot 0 would (type private, or also public when `signing` is false). A URI's PIN
+// first logs its consumer in on the connection (login_with_uri_pin). Throws invalid_input
+// naming the mismatch, not_found when the agent shows no current key.
+KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, bool signing);
+
+// Binds the consumer a URI's PIN names (pin-value, or pin-source) to the connection
+// (login@brokerkey.org); without a PIN the agent identifies the account by itself and this
+// does nothing. Throws when the agent refuses the PIN.
+void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri);
 
 }  // namespace brokerkey

@@ -2,6 +2,9 @@
 //   --status-fd=N -bsau KEY          content on stdin -> armored detached CMS on stdout
 //   --status-fd=N --verify SIG -     content on stdin, status lines on fd N
 // KEY is a PKCS#11 URI or a broker key fingerprint (then the PIN file is $BROKERKEY_PIN_FILE).
+// With an agent configured (a client configuration, or git's brokerkey.agent: git_agent.h) it
+// signs through brokerkey-agent instead and checks against the agent's view of the ledger; no
+// broker file is read and no PIN is needed.
 // A signature is good when it verifies and the broker's ledger says its key was signing at its
 // signingTime (the rule allowed-signers gives stock ssh-keygen, in core/ledger). The signer it
 // names is what the ledger vouches for: the embedded certificate's subject only when a
@@ -18,11 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "core/agent_connection.h"
 #include "core/cms.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/ledger.h"
 #include "core/version.h"
+#include "git_agent.h"
 #include "module_client.h"
 
 namespace {
@@ -42,6 +47,9 @@ constexpr const char* kHelp =
     "64-hex-digit fingerprint. Verification accepts a signature when it verifies and the\n"
     "broker's ledger says its key was signing at the signature's signingTime; the subject shown\n"
     "is the certificate's only when the ledger's cert_issue record holds that certificate.\n"
+    "With brokerkey-agent configured (a client configuration, or git's brokerkey.agent), it\n"
+    "signs through the agent (KEY must name its current key; no PIN needed) with the\n"
+    "certificate from the agent's view, and verifies against the agent's view of the ledger.\n"
     "Status lines as gpgsm writes them ([GNUPG:] SIG_CREATED, GOODSIG, BADSIG, ...) go to file\n"
     "descriptor N. The options are gpgsm's, read as gpgsm reads them (long options may be\n"
     "abbreviated); what has no meaning for the broker key is refused by name.\n\n"
@@ -59,7 +67,9 @@ constexpr const char* kHelp =
     "Environment:\n"
     "  BROKERKEY_PIN_FILE    the consumer PIN when KEY is a fingerprint, or a URI without\n"
     "                        pin-source\n"
-    "  BROKERKEY_CONF        the broker configuration whose ledger verification consults\n"
+    "  BROKERKEY_CONF        the broker configuration whose ledger verification consults;\n"
+    "                        a client configuration (brokerkey client-config) makes both\n"
+    "                        signing and verification go through brokerkey-agent instead\n"
     "  BROKERKEY_MODULE      the brokerkey module to sign through\n";
 
 // OpenPGP's numbers for EdDSA and SHA-512, which is what gpg's status lines carry.
@@ -188,8 +198,22 @@ Secret pin_for(const KeyUri& uri) {
   return read_secret_file(file);
 }
 
-int sign(const Request& request, const StatusChannel& status) {
-  std::string content = read_content("-");
+// Writes the signature where it was asked for, and says so on the status channel.
+void write_signature(const Request& request, const StatusChannel& status, const Bytes& der, TimePoint signed_at,
+                     const PublicKey& key) {
+  // As gpgsm: PEM with --armor (what git asks for), the DER itself without.
+  std::string out = request.armor ? cms_armor(der) : std::string(der.begin(), der.end());
+  if (request.output && *request.output != "-") {
+    replace_file(*request.output, out, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                           fs::perms::others_read);
+  } else {
+    std::cout << out << std::flush;
+  }
+  status.line(std::string("SIG_CREATED D ") + kAlgorithms + " " + std::to_string(signed_at.time_since_epoch().count()) +
+              " " + fingerprint_of(key).hex());
+}
+
+int sign_through_module(const Request& request, const StatusChannel& status, const std::string& content) {
   KeyUri uri = key_uri_of(request.key);
   Secret pin = pin_for(uri);
   UriSigner signer(module_path(uri.module_path), uri, pin);
@@ -201,17 +225,43 @@ int sign(const Request& request, const StatusChannel& status) {
   status.line(std::string("BEGIN_SIGNING H10"));
   Bytes der = make_detached_cms(*certificate, as_bytes(content), signed_at,
                                 [&](ByteView attributes) { return signer.sign(attributes); });
-  // As gpgsm: PEM with --armor (what git asks for), the DER itself without.
-  std::string out = request.armor ? cms_armor(der) : std::string(der.begin(), der.end());
-  if (request.output && *request.output != "-") {
-    replace_file(*request.output, out, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                           fs::perms::others_read);
-  } else {
-    std::cout << out << std::flush;
-  }
-  status.line(std::string("SIG_CREATED D ") + kAlgorithms + " " + std::to_string(signed_at.time_since_epoch().count()) +
-              " " + fingerprint_of(signer.public_key()).hex());
+  write_signature(request, status, der, signed_at, signer.public_key());
   return 0;
+}
+
+// Through brokerkey-agent (a client configuration, or git's brokerkey.agent): the current key
+// and its certificate from the agent's view, the signed attributes signed by SIGN_REQUEST
+// (the agent classifies them as the "cms" purpose).
+int sign_through_agent(const Request& request, const StatusChannel& status, const std::string& content,
+                       const fs::path& socket) {
+  AgentConnection agent(socket);
+  KeyRecord key = agent_key_named(agent, request.key, true);
+  if (key.certificates.empty()) {
+    throw not_found("the key " + key.label +
+                    " has no certificate: the broker's operator issues one with 'brokerkey cert --pin-file FILE'");
+  }
+  TimePoint signed_at = now();
+  status.line(std::string("BEGIN_SIGNING H10"));
+  Bytes der = make_detached_cms(key.certificates.back(), as_bytes(content), signed_at,
+                                [&](ByteView attributes) { return agent_signature(agent, key.public_key, attributes); });
+  write_signature(request, status, der, signed_at, key.public_key);
+  return 0;
+}
+
+int sign(const Request& request, const StatusChannel& status) {
+  std::string content = read_content("-");
+  if (auto socket = configured_agent()) return sign_through_agent(request, status, content, *socket);
+  return sign_through_module(request, status, content);
+}
+
+// The keys and their lifecycle times a signature is checked against: the agent's view of the
+// ledger when an agent is configured, else the ledger the broker configuration names.
+LedgerState verification_ledger() {
+  if (auto socket = configured_agent()) {
+    AgentConnection agent(*socket);
+    return ask_view(agent).ledger;
+  }
+  return Ledger(load_config(locate_config()).ledger).state();
 }
 
 // A status line's free text as gpg writes a user id there: '%', control bytes and bytes
@@ -255,7 +305,7 @@ int verify(const Request& request, const StatusChannel& status) {
     return 1;
   }
 
-  LedgerState ledger = Ledger(load_config(locate_config()).ledger).state();
+  LedgerState ledger = verification_ledger();
   const KeyRecord* key = ledger.find(fingerprint_of(signature.key));
   if (!key) {
     status.line("ERRSIG " + fingerprint + " " + kAlgorithms + " " + seconds + " 9");

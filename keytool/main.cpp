@@ -19,7 +19,7 @@ const Command* const kCommands[] = {
     &brokerkey::kRotateCommand,      &brokerkey::kRetireCommand,   &brokerkey::kRevokeCommand,
     &brokerkey::kAllowedSignersCommand, &brokerkey::kGitConfigCommand, &brokerkey::kCertCommand,
     &brokerkey::kCheckCommand,       &brokerkey::kHealthCommand,
-    &brokerkey::kConsumerCommand,    &brokerkey::kAuditCommand,
+    &brokerkey::kConsumerCommand,    &brokerkey::kAuditCommand,    &brokerkey::kClientConfigCommand,
 };
 
 void print_overview() {

@@ -3,10 +3,14 @@
 // operand as OpenSSH's own getopt does), and it answers what needs the broker key:
 //   -Y sign -n NAMESPACE -f KEY [-U] [-q] [-O hashalg=sha512] [FILE ...|-]
 //        KEY a PKCS#11 URI, or a public key file whose comment is one (what git writes for
-//        the key that gpg.ssh.defaultKeyCommand printed)
+//        the key that gpg.ssh.defaultKeyCommand printed); or a public key file holding the
+//        key brokerkey-agent lists. With an agent configured (git_agent.h) every one of these
+//        is signed through the agent with AgentConnection (a URI must name its current key),
+//        else through the module.
 //   -l -f URI [-E sha256]   the key's fingerprint line, in ssh-keygen's format
 //   -y -f URI               the key's public key line, its comment the URI (for
 //                           gpg.ssh.defaultKeyCommand, so git push --signed works too)
+//        (through the agent too, when one is configured)
 // Every other invocation goes, unchanged, to the system ssh-keygen (verification,
 // find-principals, fingerprints of key files). A PKCS#11 URI never does: it may carry a PIN
 // (pin-value), which ssh-keygen would print; such a call is refused here instead.
@@ -16,12 +20,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "core/agent_connection.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/sshsig.h"
@@ -114,39 +121,45 @@ std::string read_input(const std::string& file) {
   return read_text_file(file);
 }
 
-// ssh-keygen -Y sign through the module. `expected_key`: the public key line the key file
-// named, which the URI's key must be (else the key rotated since git asked for it).
-int sign(const Invocation& invocation, const std::string& uri_text, const std::optional<std::string>& expected_key) {
+// What -Y sign is asked: the namespace, the files (none: stdin), -q.
+struct SignRequest {
+  std::string signature_namespace;
+  std::vector<std::string> files;
+  bool quiet = false;
+};
+
+SignRequest sign_request(const Invocation& invocation, bool uri) {
   if (std::string extra = invocation.others("YnfUqOv"); !extra.empty()) {
-    refuse(std::string("-Y sign with a PKCS#11 URI does not take -") + extra[0]);
+    if (uri) refuse(std::string("-Y sign with a PKCS#11 URI does not take -") + extra[0]);
+    throw invalid_input(std::string("-Y sign through brokerkey-agent does not take -") + extra[0]);
   }
-  std::string signature_namespace = invocation.last('n').value_or("");
-  if (signature_namespace.empty()) throw invalid_input("Too few arguments for sign: missing namespace");
+  SignRequest request;
+  request.signature_namespace = invocation.last('n').value_or("");
+  if (request.signature_namespace.empty()) throw invalid_input("Too few arguments for sign: missing namespace");
   for (const auto& [name, value] : invocation.options) {
     // ssh-keygen's only signing option; SSHSIG with Ed25519 is made with SHA-512 here.
     if (name == 'O' && value != "hashalg=sha512") {
       throw invalid_input("Invalid option \"" + uri_for_display(value) + "\" (brokerkey signs with hashalg=sha512 only)");
     }
   }
-  std::vector<std::string> files = invocation.operands;
-  for (const auto& file : files) {
-    if (file == "-" && files.size() > 1) throw invalid_input("Cannot sign mix of paths and standard input");
+  request.files = invocation.operands;
+  for (const auto& file : request.files) {
+    if (file == "-" && request.files.size() > 1) throw invalid_input("Cannot sign mix of paths and standard input");
   }
-  if (files.empty()) files.push_back("-");
-  bool quiet = invocation.has('q');
+  if (request.files.empty()) request.files.push_back("-");
+  request.quiet = invocation.has('q');
+  return request;
+}
 
-  KeyUri uri = parse_key_uri(uri_text);
-  Secret pin = pin_from_uri(uri);
-  UriSigner signer(module_path(uri.module_path), uri, pin);
-  if (expected_key && ssh_public_key_line(signer.public_key(), "") != *expected_key) {
-    throw invalid_input("the key file names " + uri_for_display(uri_text) +
-                        ", whose key is no longer the key in the file (rotated?); ask for the key again");
-  }
-  for (const auto& file : files) {
-    if (!quiet) std::cerr << (file == "-" ? std::string("Signing data on standard input") : "Signing file " + file) << "\n";
+// Signs each file as ssh-keygen does: FILE.sig beside it, or stdin to stdout.
+int sign_files(const SignRequest& request, const PublicKey& key, const std::function<Signature(ByteView)>& sign) {
+  for (const auto& file : request.files) {
+    if (!request.quiet) {
+      std::cerr << (file == "-" ? std::string("Signing data on standard input") : "Signing file " + file) << "\n";
+    }
     std::string message = read_input(file);
-    Signature signature = signer.sign(sshsig_signed_data(signature_namespace, as_bytes(message)));
-    std::string armored = sshsig_armor(signer.public_key(), signature_namespace, signature);
+    Signature signature = sign(sshsig_signed_data(request.signature_namespace, as_bytes(message)));
+    std::string armored = sshsig_armor(key, request.signature_namespace, signature);
     if (file == "-") {
       std::cout << armored << std::flush;
       continue;
@@ -155,9 +168,61 @@ int sign(const Invocation& invocation, const std::string& uri_text, const std::o
     fs::remove(output);
     write_new_file(output, armored, fs::perms::owner_read | fs::perms::owner_write |
                                         fs::perms::group_read | fs::perms::others_read);
-    if (!quiet) std::cerr << "Write signature to " << output.string() << "\n";
+    if (!request.quiet) std::cerr << "Write signature to " << output.string() << "\n";
   }
   return 0;
+}
+
+// ssh-keygen -Y sign through the module. `expected_key`: the public key line the key file
+// named, which the URI's key must be (else the key rotated since git asked for it).
+// With an agent configured (git_agent.h) the URI must name the agent's current key, and the
+// agent signs: the module is not loaded.
+int sign(const Invocation& invocation, const std::string& uri_text, const std::optional<std::string>& expected_key) {
+  SignRequest request = sign_request(invocation, true);
+  auto check_expected = [&](const PublicKey& key) {
+    if (expected_key && ssh_public_key_line(key, "") != *expected_key) {
+      throw invalid_input("the key file names " + uri_for_display(uri_text) +
+                          ", whose key is no longer the key in the file (rotated?); ask for the key again");
+    }
+  };
+  if (auto socket = configured_agent()) {
+    AgentConnection agent(*socket);
+    KeyRecord key = agent_key_named(agent, uri_text, true);
+    check_expected(key.public_key);
+    return sign_files(request, key.public_key, [&](ByteView data) { return agent_signature(agent, key.public_key, data); });
+  }
+  KeyUri uri = parse_key_uri(uri_text);
+  Secret pin = pin_from_uri(uri);
+  UriSigner signer(module_path(uri.module_path), uri, pin);
+  check_expected(signer.public_key());
+  return sign_files(request, signer.public_key(), [&](ByteView data) { return signer.sign(data); });
+}
+
+// The public key a URI names and its label: the agent's current key when an agent is
+// configured (the URI must name it), else what the module shows.
+UriPublicKey public_key_named(const KeyUri& uri, const std::string& uri_text) {
+  if (auto socket = configured_agent()) {
+    AgentConnection agent(*socket);
+    KeyRecord key = agent_key_named(agent, uri_text, false);
+    return UriPublicKey{key.public_key, key.label};
+  }
+  return uri_public_key(module_path(uri.module_path), uri);
+}
+
+// ssh-keygen -Y sign -f KEY.pub through brokerkey-agent, when KEY.pub holds the key the agent
+// lists (git writes the key gpg.ssh.defaultKeyCommand printed into such a file). nullopt: the
+// agent does not list that key, so the request is not the broker's (the system ssh-keygen
+// gets it).
+std::optional<int> sign_through_agent(const Invocation& invocation, const fs::path& socket, const PublicKey& key) {
+  AgentConnection agent(socket);
+  Bytes blob = ssh_wire_blob(key);
+  auto identities = agent.identities();
+  if (!identities) throw agent_unavailable("the agent at " + socket.string() + " refuses to list its key to this account");
+  bool listed = std::any_of(identities->begin(), identities->end(),
+                            [&](const agent::Identity& identity) { return identity.key_blob == blob; });
+  if (!listed) return std::nullopt;
+  SignRequest request = sign_request(invocation, false);
+  return sign_files(request, key, [&](ByteView data) { return agent_signature(agent, key, data); });
 }
 
 // ssh-keygen -l -f URI: "256 SHA256:... LABEL (ED25519)", as fingerprint_one_key prints it.
@@ -170,7 +235,7 @@ int fingerprint(const Invocation& invocation, const std::string& uri_text) {
     throw invalid_input("-E " + *hash + ": the fingerprint of a PKCS#11 key is shown as sha256 only");
   }
   KeyUri uri = parse_key_uri(uri_text);
-  UriPublicKey key = uri_public_key(module_path(uri.module_path), uri);
+  UriPublicKey key = public_key_named(uri, uri_text);
   std::cout << "256 " << ssh_fingerprint(key.key) << " " << (key.label.empty() ? "no comment" : key.label)
             << " (ED25519)\n";
   return 0;
@@ -193,7 +258,7 @@ int print_public(const Invocation& invocation, const std::string& uri_text) {
     auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte >= 0x7f) throw invalid_input("-y: the URI must be written without spaces or control characters");
   }
-  UriPublicKey key = uri_public_key(module_path(uri.module_path), uri);
+  UriPublicKey key = public_key_named(uri, uri_text);
   std::cout << ssh_public_key_line(key.key, uri_text) << "\n";
   return 0;
 }
@@ -227,6 +292,13 @@ int run(int argc, char** argv) {
     if (op->rfind("sign", 0) == 0 && key) {
       if (key_is_uri) return sign(invocation, *key, std::nullopt);
       if (auto named = key_file_uri(*key); named && !any_uri) return sign(invocation, named->uri, named->public_key_line);
+      if (!any_uri) {
+        if (auto public_key = ed25519_public_key_file(*key)) {
+          if (auto socket = configured_agent()) {
+            if (auto done = sign_through_agent(invocation, *socket, *public_key)) return *done;
+          }
+        }
+      }
     }
   } else if (key_is_uri && invocation.has('l')) {
     return fingerprint(invocation, *key);
@@ -246,9 +318,14 @@ constexpr const char* kHelp =
     "  or:  brokerkey-ssh-keygen --help | --version\n\n"
     "git's gpg.ssh.program for the broker key. A sign request whose KEY is a PKCS#11 URI\n"
     "(pkcs11:token=...;object=...;type=private?pin-source=file:PATH), or a public key file\n"
-    "whose comment is one, is signed through the brokerkey module: each FILE gets FILE.sig, an\n"
+    "whose comment is one, is signed through the brokerkey module (through brokerkey-agent\n"
+    "when one is configured, see below): each FILE gets FILE.sig, an\n"
     "armored SSHSIG (FILE - or none: stdin to stdout). -l and -y print the URI's key as\n"
-    "ssh-keygen would print a key file's. Every other call, verification included, goes\n"
+    "ssh-keygen would print a key file's. A sign request whose KEY is a public key file holding\n"
+    "the key brokerkey-agent lists is signed through the agent, when one is configured: git's\n"
+    "brokerkey.agent ('brokerkey git-config --agent'), else the socket of a client configuration\n"
+    "('brokerkey client-config'; found through $BROKERKEY_CONF, ~/.config/brokerkey/ or\n"
+    "/etc/brokerkey/). Every other call, verification included, goes\n"
     "unchanged to the system ssh-keygen — with SSH_AUTH_SOCK set to git's brokerkey.agent when\n"
     "'brokerkey git-config --agent' configured one — and the options are read as ssh-keygen's\n"
     "getopt reads them, so a call means what it means to ssh-keygen. A PKCS#11 URI is never\n"

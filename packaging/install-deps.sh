@@ -20,7 +20,7 @@ packages=(
   help2man scdoc man-db
   # the Debian package (packaging/build-deb.sh) and its test (tests/integration/deb_test.sh)
   dpkg-dev file lintian adduser systemd bash-completion
-  # module_client_test: which files a consumer's pkcs11-tool and p11tool open in client mode
+  # module_client_test, keytool_client_test: which files a consumer's clients open (none of the broker's)
   strace
 )
 missing=()

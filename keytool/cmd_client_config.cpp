@@ -1,0 +1,74 @@
+// brokerkey client-config: the configuration a consumer account needs to reach the broker
+// through brokerkey-agent, and nothing else (core/config.h client_config_text).
+#include <iostream>
+
+#include "commands.h"
+#include "core/broker_view.h"
+#include "core/error.h"
+#include "core/key_label.h"
+#include "core/text.h"
+
+namespace brokerkey {
+
+namespace {
+
+// The token label the broker presents: the agent's own answer if it gives one to this account,
+// else this account's broker configuration's, else the default.
+std::string default_token_label(const fs::path& socket) {
+  try {
+    AgentConnection agent(socket, std::chrono::seconds(5));
+    if (auto view = agent.text_extension(agent::kViewExtension)) return parse_broker_view(*view).ledger.token_label;
+  } catch (const std::exception&) {
+    // not running, or this account is no consumer of it (the operator writing a consumer's file)
+  }
+  try {
+    return load_config(locate_config()).token_label;
+  } catch (const std::exception&) {
+    return Config{}.token_label;
+  }
+}
+
+int run_client_config(const cli::Args& args) {
+  auto socket = args.value("socket");
+  if (!socket) throw cli::UsageError("--socket PATH (brokerkey-agent's socket) is required");
+  fs::path path(*socket);
+  if (!path.is_absolute()) {
+    throw cli::UsageError("--socket must be an absolute path (the configuration is read from any directory), not '" +
+                          printable(*socket) + "'");
+  }
+  if (auto fault = text_fault(*socket, 107)) throw cli::UsageError("--socket " + *fault);
+  std::string label = args.value("token-label") ? *args.value("token-label") : default_token_label(path);
+  try {
+    check_token_label(label);
+  } catch (const Error& e) {
+    throw cli::UsageError(std::string("--token-label: ") + e.what());
+  }
+  std::cout << client_config_text(path.lexically_normal(), label);
+  return 0;
+}
+
+}  // namespace
+
+const Command kClientConfigCommand{
+    "client-config",
+    "print a consumer's client configuration: brokerkey-agent's socket, nothing secret",
+    "--socket PATH [--token-label LABEL]\n\n"
+    "Prints, on stdout, the configuration a consumer account needs to use the broker key\n"
+    "through brokerkey-agent at PATH (absolute): mode \"client\", the socket and the token label.\n"
+    "It holds nothing secret and names no broker file. Put it where the consumer's programs\n"
+    "look: ~/.config/brokerkey/brokerkey.conf of the consumer's account, or\n"
+    "/etc/brokerkey/brokerkey.conf for every account of the host, or any file $BROKERKEY_CONF\n"
+    "names; like every configuration it must be writable by its owner (the account or root)\n"
+    "only. Then 'brokerkey pubkey', 'fingerprint --check', 'status', 'check',\n"
+    "'allowed-signers' and 'git-config', brokerkey-ssh-keygen and brokerkey-gpgsm ask the agent,\n"
+    "and the commands that change the broker refuse to run.\n\n"
+    "  --socket PATH        brokerkey-agent's socket (its --socket or agent.socket)\n"
+    "  --token-label LABEL  the broker's token label; default: what the agent says if it\n"
+    "                       answers this account, else this account's broker configuration's,\n"
+    "                       else \"brokerkey\"\n\n"
+    "  brokerkey client-config --socket /run/brokerkey/agent.sock > ~/.config/brokerkey/brokerkey.conf\n",
+    {{"socket", "token-label"}, {}, 0, 0},
+    run_client_config,
+};
+
+}  // namespace brokerkey
