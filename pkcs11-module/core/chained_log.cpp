@@ -11,6 +11,9 @@
 #include <chrono>
 #include <thread>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <utility>
 
 #include "core/bytes.h"
 #include "core/error.h"
@@ -27,17 +30,26 @@ constexpr std::string_view kHashField = ",\"hash\":\"";
 
 std::string errno_text(const fs::path& path) { return path.string() + ": " + std::strerror(errno); }
 
-json::object actor() {
-  std::string user = "uid" + std::to_string(::geteuid());
+// The account name of `uid`, looked up once per uid and process: a lookup can read
+// /etc/passwd or ask a directory service, which the agent would otherwise do for every batch.
+std::string user_name(uid_t uid) {
+  static std::mutex mutex;
+  static std::optional<std::pair<uid_t, std::string>> cached;
+  std::lock_guard lock(mutex);
+  if (cached && cached->first == uid) return cached->second;
+  std::string user = "uid" + std::to_string(uid);
   struct passwd entry {};
   struct passwd* found = nullptr;
   char buffer[1024];
-  if (::getpwuid_r(::geteuid(), &entry, buffer, sizeof buffer, &found) == 0 && found) {
-    user = found->pw_name;
-  }
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found) user = found->pw_name;
+  cached.emplace(uid, user);
+  return user;
+}
+
+json::object actor() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  return {{"user", user}, {"uid", ::geteuid()}, {"host", host}, {"pid", ::getpid()}};
+  return {{"user", user_name(::geteuid())}, {"uid", ::geteuid()}, {"host", host}, {"pid", ::getpid()}};
 }
 
 // The writers' lock: an OFD write lock on "<log>.lock", a file of mode 0600. fcntl write locks
@@ -106,12 +118,15 @@ std::string last_line_repairing_tail(int fd, const fs::path& path) {
   off_t end = info.st_size;
   std::string tail;
   off_t start = end;
-  // Read backwards until the text holds the start of the last complete line.
+  // Read backwards until the text holds the start of the last complete line: a few KiB first
+  // (a record is well under that), then larger pieces for a long last line.
+  off_t piece = 4096;
   for (;;) {
     std::size_t newline_count = 0;
     for (char c : tail) newline_count += c == '\n';
     if (start == 0 || newline_count >= 2) break;
-    off_t chunk = std::min<off_t>(start, 65536);
+    off_t chunk = std::min<off_t>(start, piece);
+    piece = std::min<off_t>(piece * 4, 65536);
     start -= chunk;
     tail = read_range(fd, start, static_cast<std::size_t>(chunk), path) + tail;
   }

@@ -171,6 +171,10 @@ class Walker {
   void check_current() {
     struct stat info {};
     if (::fstat(dir_.get(), &info) != 0) throw file_error("cannot stat " + join(walked_).string() + ": " + std::strerror(errno));
+    check_current(info);
+  }
+  // `info` is the fstat of dir_ (taken once: the descriptor names one object).
+  void check_current(const struct stat& info) {
     check_directory(info, join(walked_).string() + " (on the path to " + original_ + ")");
     sticky_ = (info.st_mode & S_ISVTX) != 0;
   }
@@ -224,7 +228,7 @@ class Walker {
     pending_.pop_back();
     dir_ = std::move(next);
     walked_.push_back(name);
-    check_current();
+    check_current(info);
   }
 
   void descend(const std::string& name) {
