@@ -177,6 +177,23 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
 
 std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& entries, TimePoint time,
                                                    const Validator& validate) const {
+  std::vector<json::object> records;
+  TrustedFile file = write_locked(entries, time, validate, records);
+  Unsynced(std::move(file)).sync();
+  return records;
+}
+
+ChainedLog::Unsynced ChainedLog::written(const std::vector<Entry>& entries, TimePoint time) const {
+  std::vector<json::object> records;
+  return Unsynced(write_locked(entries, time, {}, records));
+}
+
+void ChainedLog::Unsynced::sync() {
+  if (::fdatasync(file_.fd()) != 0) throw file_error("cannot sync " + errno_text(file_.path()));
+}
+
+TrustedFile ChainedLog::write_locked(const std::vector<Entry>& entries, TimePoint time, const Validator& validate,
+                                     std::vector<json::object>& records) const {
   FileLock lock(path_);
   TrustedFile fd = open_trusted(path_, TrustedOpen::append);
 
@@ -204,7 +221,6 @@ std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& ent
 
   json::object who = actor();
   std::string text;  // every new line, written at once
-  std::vector<json::object> records;
   std::vector<std::string> new_lines;
   for (const auto& [event, fields] : entries) {
     json::object record{{"seq", seq++}, {"time", format_rfc3339(time)}, {"event", event}, {"actor", who}};
@@ -241,8 +257,7 @@ std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& ent
     if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path_));
     throw file_error("cannot append to " + errno_text(path_));
   }
-  if (::fdatasync(fd.fd()) != 0) throw file_error("cannot sync " + errno_text(path_));
-  return records;
+  return fd;
 }
 
 namespace {
