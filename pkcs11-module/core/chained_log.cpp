@@ -62,7 +62,16 @@ constexpr auto kLockWait = std::chrono::seconds(5);
 
 class FileLock {
  public:
-  explicit FileLock(const fs::path& log) : file_(open_lock_file(log)) {
+  explicit FileLock(const fs::path& log) : FileLock(log, open_trusted(lock_path(log), TrustedOpen::append)) {}
+  // The lock file opened in the log's checked directory `dir` (walked once for both files).
+  FileLock(const fs::path& log, int dir, const fs::path& directory)
+      : FileLock(log, open_trusted_in(dir, directory, lock_path(log).filename().string(), TrustedOpen::append)) {}
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() = default;  // closing the descriptor releases the OFD lock
+
+ private:
+  FileLock(const fs::path& log, TrustedFile file) : file_(checked_lock_file(std::move(file))) {
     fs::path path = file_.path();
     struct flock range {};
     range.l_type = F_WRLCK;
@@ -80,18 +89,15 @@ class FileLock {
       pause = std::min(pause * 2, std::chrono::milliseconds(50));
     }
   }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-  ~FileLock() = default;  // closing the descriptor releases the OFD lock
-
- private:
-  static TrustedFile open_lock_file(const fs::path& log) {
+  static fs::path lock_path(const fs::path& log) {
     fs::path path = log;
     path += ".lock";
-    TrustedFile file = open_trusted(path, TrustedOpen::append);
+    return path;
+  }
+  static TrustedFile checked_lock_file(TrustedFile file) {
     if ((file.info().st_mode & 077) != 0) {
-      throw file_error("lock file " + path.string() + " is accessible by group or others: a reader could " +
-                       "lock it and stall every writer (chmod 600)");
+      throw file_error("lock file " + file.path().string() + " is accessible by group or others: a reader " +
+                       "could lock it and stall every writer (chmod 600)");
     }
     return file;
   }
@@ -194,8 +200,11 @@ void ChainedLog::Unsynced::sync() {
 
 TrustedFile ChainedLog::write_locked(const std::vector<Entry>& entries, TimePoint time, const Validator& validate,
                                      std::vector<json::object>& records) const {
-  FileLock lock(path_);
-  TrustedFile fd = open_trusted(path_, TrustedOpen::append);
+  // The log's directory walked once, for the lock file and the log.
+  const fs::path directory = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
+  UniqueFd dir = check_trusted_directory(directory);
+  FileLock lock(path_, dir.get(), directory);
+  TrustedFile fd = open_trusted_in(dir.get(), directory, path_.filename().string(), TrustedOpen::append);
 
   std::string previous = last_line_repairing_tail(fd.fd(), path_);
   std::uint64_t seq = 1;

@@ -311,6 +311,22 @@ TrustedFile open_trusted(const fs::path& path, TrustedOpen how) {
   return TrustedFile(std::move(opened->fd), path, opened->info);
 }
 
+TrustedFile open_trusted_in(int dir, const fs::path& directory, const std::string& name, TrustedOpen how) {
+  fs::path path = directory / name;
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    throw file_error(path.string() + " is not a file name in " + directory.string());
+  }
+  int flags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (how == TrustedOpen::read ? O_RDONLY : O_RDWR | O_APPEND | O_CREAT);
+  UniqueFd fd(::openat(dir, name.c_str(), flags, 0600));
+  if (!fd && errno == ELOOP) return open_trusted(path, how);  // a link: walked from "/" as ever
+  if (!fd) throw file_error("cannot open " + errno_text(path));
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) throw file_error("cannot stat " + errno_text(path));
+  check_file(info, path.string());
+  ::fcntl(fd.get(), F_SETFL, how == TrustedOpen::append ? O_APPEND : 0);
+  return TrustedFile(std::move(fd), path, info);
+}
+
 std::optional<TrustedFile> open_trusted_if_exists(const fs::path& path) {
   auto opened = open_last(path, TrustedOpen::read, true);
   if (!opened) return std::nullopt;
