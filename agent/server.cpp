@@ -4,10 +4,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "core/unique_fd.h"
 #include "log.h"
@@ -30,25 +32,63 @@ bool ready_before(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-// Reads exactly out.size() bytes before `deadline`; false on end of file, error or timeout.
-bool read_exactly(int fd, std::span<std::uint8_t> out, Clock::time_point deadline) {
-  for (std::size_t done = 0; done < out.size();) {
-    if (!ready_before(fd, POLLIN, deadline)) return false;
-    ssize_t n = ::recv(fd, out.data() + done, out.size() - done, MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
+// A connection's incoming bytes: frames are cut from what one recv returned, so a request
+// that arrived whole costs one recv (not one for its length and one for its body), and a
+// client that sends its next request early (pipelining) loses nothing. Holds at most one
+// frame (4 + kMaxFrameLength bytes) beyond what has been handled.
+class FrameReader {
+ public:
+  explicit FrameReader(int fd) : fd_(fd) {}
 
+  bool empty() const { return begin_ == end_; }
+  std::size_t size() const { return end_ - begin_; }
+  const std::uint8_t* data() const { return buffer_.data() + begin_; }
+  void consume(std::size_t n) { begin_ += n; }
+
+  // Until at least `want` bytes are buffered, before `deadline`; false on end of file, error
+  // or timeout.
+  bool fill(std::size_t want, Clock::time_point deadline) {
+    if (size() >= want) return true;
+    if (begin_ > 0) {
+      std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(begin_),
+                buffer_.begin() + static_cast<std::ptrdiff_t>(end_), buffer_.begin());
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (buffer_.size() < want || buffer_.size() < kChunk) buffer_.resize(std::max(want, kChunk));
+    while (end_ < want) {
+      ssize_t n = ::recv(fd_, buffer_.data() + end_, buffer_.size() - end_, MSG_DONTWAIT);
+      if (n > 0) {
+        end_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == 0) return false;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      if (!ready_before(fd_, POLLIN, deadline)) return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 16384;
+  int fd_;
+  std::vector<std::uint8_t> buffer_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+// Sends at once; waits for the socket only when its buffer is full.
 bool write_all(int fd, const Bytes& data, Clock::time_point deadline) {
   for (std::size_t done = 0; done < data.size();) {
-    if (!ready_before(fd, POLLOUT, deadline)) return false;
     ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && ready_before(fd, POLLOUT, deadline)) continue;
+    return false;
   }
   return true;
 }
@@ -84,10 +124,13 @@ void Server::serve_connection(int raw_fd) {
                             " refused: " + id.refusal);
     return;
   }
-  while (wait_readable(fd.get(), limits_.idle_timeout)) {
+  FrameReader in(fd.get());
+  // A request already buffered (sent before the last answer) starts at once; otherwise the
+  // connection waits, at most idle_timeout, for one to begin.
+  while (!stopping_ && (!in.empty() || wait_readable(fd.get(), limits_.idle_timeout))) {
     Clock::time_point deadline = Clock::now() + limits_.frame_timeout;
-    std::uint8_t header[4];
-    if (!read_exactly(fd.get(), header, deadline)) return;
+    if (!in.fill(4, deadline)) return;
+    const std::uint8_t* header = in.data();
     std::size_t length = std::size_t{header[0]} << 24 | std::size_t{header[1]} << 16 |
                          std::size_t{header[2]} << 8 | header[3];
     if (length == 0 || length > kMaxFrameLength) {
@@ -95,18 +138,18 @@ void Server::serve_connection(int raw_fd) {
                               std::to_string(length) + " bytes");
       return;
     }
-    Bytes body(length);
-    if (!read_exactly(fd.get(), body, deadline)) {
+    if (!in.fill(4 + length, deadline)) {
       log(Level::info, "closed the connection of consumer " + *id.consumer + ": frame incomplete in time");
       return;
     }
     Bytes response;
     try {
-      response = service_.handle(parse_request(body), connection);
+      response = service_.handle(parse_request(ByteView(in.data() + 4, length)), connection);
     } catch (const MalformedMessage& e) {
       log(Level::info, "malformed request from consumer " + *id.consumer + ": " + e.what());
       response = failure_message();
     }
+    in.consume(4 + length);
     if (!write_all(fd.get(), framed(response), Clock::now() + limits_.frame_timeout)) return;
   }
 }

@@ -1,59 +1,97 @@
 #include "signing_log_writer.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/clock.h"
 
 namespace brokerkey::agent {
 
+namespace {
+// When this thread's last record was released, and by which writer: the time from there to
+// its next record is how long a requester takes to come back (its client's round trip and the
+// signature, with whatever else the cores were doing).
+struct LastRelease {
+  const void* writer = nullptr;
+  std::chrono::steady_clock::time_point at;
+};
+thread_local LastRelease last_release;
+// A requester away longer than this was idle, not busy: it counts as this long.
+constexpr std::chrono::microseconds kIdle{10'000};
+}  // namespace
+
 void SigningLogWriter::commit(boost::json::object fields) {
-  Pending mine{std::move(fields), false, nullptr};
+  Pending mine{std::move(fields), false, nullptr, {}, {}};
   std::unique_lock lock(mutex_);
   queue_.push_back(&mine);
-  if (returning_ > 0) {
-    --returning_;
-    returned_.notify_all();
+  if (last_release.writer == this) {
+    auto away = std::min(kIdle, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - last_release.at));
+    return_time_ = return_time_.count() == 0 ? away : (return_time_ * 7 + away) / 8;
   }
+  if (returning_ > 0 && --returning_ == 0) returned_.notify_all();
   while (!mine.done) {
     if (writing_) {
-      written_.wait(lock);
-      continue;
+      mine.wake.wait(lock);
+    } else {
+      lead(lock);  // the batch holds this record (it is queued and nobody else is writing)
     }
-    // Lead the next batch: everything queued so far, this record among it, and the records of
-    // the last batch's requesters that come back in time: within the gather window, and no
-    // longer than the last sync took (waiting longer costs more than the extra sync it saves).
-    writing_ = true;
-    returned_.wait_for(lock, std::min(kGatherWindow, last_write_), [this] { return returning_ == 0; });
-    returning_ = 0;
-    std::vector<Pending*> batch;
-    batch.swap(queue_);
-    lock.unlock();
-    std::exception_ptr error;
-    auto started = std::chrono::steady_clock::now();
-    try {
-      write_batch(batch);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-    lock.lock();
-    last_write_ = took;
-    for (Pending* pending : batch) {
-      pending->done = true;
-      pending->error = error;
-    }
-    returning_ = batch.size();
-    writing_ = false;
-    written_.notify_all();
   }
+  last_release = {this, mine.released};
   if (mine.error) std::rethrow_exception(mine.error);
 }
 
-void SigningLogWriter::write_batch(const std::vector<Pending*>& batch) {
-  std::vector<ChainedLog::Entry> entries;
-  entries.reserve(batch.size());
-  for (const Pending* pending : batch) entries.push_back({"sign", pending->fields});
-  log_.append_batch(entries, now());
+void SigningLogWriter::lead(std::unique_lock<std::mutex>& lock) {
+  writing_ = true;
+  if (std::chrono::microseconds wait = gather_time(); wait.count() > 0) {
+    returned_.wait_for(lock, wait, [this] { return returning_ == 0; });
+  }
+  std::vector<Pending*> batch;
+  batch.swap(queue_);
+  lock.unlock();
+  std::exception_ptr error;
+  auto started = Clock::now();
+  std::optional<ChainedLog::Unsynced> file;
+  try {
+    std::vector<ChainedLog::Entry> entries;
+    entries.reserve(batch.size());
+    for (const Pending* pending : batch) entries.push_back({"sign", pending->fields});
+    file.emplace(log_.written(entries, now()));
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // Written: the next batch may be written while this one syncs, and synced at the same time
+  // (the kernel and the disk overlap concurrent syncs; serialising them was measured slower).
+  // One of the next batch's requesters leads it.
+  lock.lock();
+  writing_ = false;
+  if (!queue_.empty()) queue_.front()->wake.notify_one();
+  lock.unlock();
+  if (file) {
+    try {
+      file->sync();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  auto finished = Clock::now();
+  lock.lock();
+  last_write_ = std::chrono::duration_cast<std::chrono::microseconds>(finished - started);
+  returning_ = batch.size();
+  // Notified under the lock: a requester can only return (and its Pending go away) once it
+  // holds the lock and sees done.
+  for (Pending* pending : batch) {
+    pending->done = true;
+    pending->error = error;
+    pending->released = finished;
+    pending->wake.notify_one();
+  }
+}
+
+std::chrono::microseconds SigningLogWriter::gather_time() const {
+  // Sync-bound when the last sync took longer than requesters take to come back. Before any
+  // has come back (return_time_ zero) a batch gathers: that costs at most one sync's time.
+  if (returning_ == 0 || last_write_ <= return_time_) return std::chrono::microseconds{0};
+  return std::min(kGatherWindow, last_write_);
 }
 
 }  // namespace brokerkey::agent

@@ -50,11 +50,15 @@ Target open_target(const std::string& which) {
   if (!current) throw std::runtime_error("no current key");
   Target target;
   target.key_id.assign(current->fingerprint.bytes.begin(), current->fingerprint.bytes.end());
+  // Each loaded by its path, as a PKCS#11 client (ssh, p11-kit, pkcs11-tool) loads a module:
+  // not as brokerkey loads its backend (a private in-memory copy, which the module's own
+  // C_Initialize does for SoftHSM and which is part of what is measured).
   if (which == "module") {
-    target.module = std::make_unique<BackendModule>(std::getenv("BROKERKEY_MODULE"), std::map<std::string, std::string>{});
+    target.module = std::make_unique<BackendModule>(std::getenv("BROKERKEY_MODULE"), std::map<std::string, std::string>{},
+                                                    "brokerkey");
     target.pin = std::getenv("BENCH_CONSUMER_PIN");
   } else {
-    target.module = std::make_unique<BackendModule>(config.backend.module, config.backend.env);
+    target.module = std::make_unique<BackendModule>(config.backend.module, config.backend.env, "SoftHSM");
     target.pin = read_secret_file(config.backend.pin_file).view();
   }
   return target;

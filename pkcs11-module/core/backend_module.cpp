@@ -3,13 +3,16 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <tuple>
 #include <optional>
@@ -76,6 +79,28 @@ bool is_own_object(const struct stat& file) {
   return own;
 }
 
+// Copies the checked file, from offset 0 through its descriptor, into `to`: in the kernel
+// (sendfile), not through a buffer of this process — a backend is megabytes, and every
+// C_Initialize of a fresh process pays this. The checked size is what is copied, and the file
+// must still have it.
+void copy_file(const TrustedFile& from, int to) {
+  const off_t size = from.info().st_size;
+  off_t offset = 0;
+  while (offset < size) {
+    ssize_t n = ::sendfile(to, from.fd(), &offset, static_cast<std::size_t>(size - offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw config_bad("cannot copy backend module " + from.path().string() + ": " +
+                       (n < 0 ? std::strerror(errno) : "it became shorter while being copied"));
+    }
+  }
+  struct stat now {};
+  if (::fstat(from.fd(), &now) != 0 || now.st_size != size || now.st_mtim.tv_sec != from.info().st_mtim.tv_sec ||
+      now.st_mtim.tv_nsec != from.info().st_mtim.tv_nsec) {
+    throw config_bad("backend module " + from.path().string() + " changed while being copied");
+  }
+}
+
 // The backend is loaded from a private, sealed copy of the file that open_trusted checked:
 // 1. what runs is exactly what was checked (no name is looked up again), and
 // 2. it is an instance of its own. The dynamic loader shares one copy of a library file per
@@ -100,13 +125,7 @@ void* load_private_copy(const fs::path& path) {
 
   UniqueFd copy(::memfd_create(path.filename().c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!copy) throw config_bad("cannot copy backend module " + path.string() + ": memfd_create failed");
-  std::string content = file.read();
-  for (std::size_t done = 0; done < content.size();) {
-    ssize_t n = ::write(copy.get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw config_bad("cannot copy backend module " + path.string());
-    done += static_cast<std::size_t>(n);
-  }
+  copy_file(file, copy.get());
   ::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
   std::string name = "/proc/self/fd/" + std::to_string(copy.get());
   // RTLD_NODELETE: many modules (SoftHSM among them) do not survive being unloaded and loaded

@@ -11,6 +11,9 @@
 #include <chrono>
 #include <thread>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <utility>
 
 #include "core/bytes.h"
 #include "core/error.h"
@@ -27,17 +30,26 @@ constexpr std::string_view kHashField = ",\"hash\":\"";
 
 std::string errno_text(const fs::path& path) { return path.string() + ": " + std::strerror(errno); }
 
-json::object actor() {
-  std::string user = "uid" + std::to_string(::geteuid());
+// The account name of `uid`, looked up once per uid and process: a lookup can read
+// /etc/passwd or ask a directory service, which the agent would otherwise do for every batch.
+std::string user_name(uid_t uid) {
+  static std::mutex mutex;
+  static std::optional<std::pair<uid_t, std::string>> cached;
+  std::lock_guard lock(mutex);
+  if (cached && cached->first == uid) return cached->second;
+  std::string user = "uid" + std::to_string(uid);
   struct passwd entry {};
   struct passwd* found = nullptr;
   char buffer[1024];
-  if (::getpwuid_r(::geteuid(), &entry, buffer, sizeof buffer, &found) == 0 && found) {
-    user = found->pw_name;
-  }
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found) user = found->pw_name;
+  cached.emplace(uid, user);
+  return user;
+}
+
+json::object actor() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  return {{"user", user}, {"uid", ::geteuid()}, {"host", host}, {"pid", ::getpid()}};
+  return {{"user", user_name(::geteuid())}, {"uid", ::geteuid()}, {"host", host}, {"pid", ::getpid()}};
 }
 
 // The writers' lock: an OFD write lock on "<log>.lock", a file of mode 0600. fcntl write locks
@@ -50,7 +62,16 @@ constexpr auto kLockWait = std::chrono::seconds(5);
 
 class FileLock {
  public:
-  explicit FileLock(const fs::path& log) : file_(open_lock_file(log)) {
+  explicit FileLock(const fs::path& log) : FileLock(log, open_trusted(lock_path(log), TrustedOpen::append)) {}
+  // The lock file opened in the log's checked directory `dir` (walked once for both files).
+  FileLock(const fs::path& log, int dir, const fs::path& directory)
+      : FileLock(log, open_trusted_in(dir, directory, lock_path(log).filename().string(), TrustedOpen::append)) {}
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() = default;  // closing the descriptor releases the OFD lock
+
+ private:
+  FileLock(const fs::path& log, TrustedFile file) : file_(checked_lock_file(std::move(file))) {
     fs::path path = file_.path();
     struct flock range {};
     range.l_type = F_WRLCK;
@@ -68,18 +89,15 @@ class FileLock {
       pause = std::min(pause * 2, std::chrono::milliseconds(50));
     }
   }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-  ~FileLock() = default;  // closing the descriptor releases the OFD lock
-
- private:
-  static TrustedFile open_lock_file(const fs::path& log) {
+  static fs::path lock_path(const fs::path& log) {
     fs::path path = log;
     path += ".lock";
-    TrustedFile file = open_trusted(path, TrustedOpen::append);
+    return path;
+  }
+  static TrustedFile checked_lock_file(TrustedFile file) {
     if ((file.info().st_mode & 077) != 0) {
-      throw file_error("lock file " + path.string() + " is accessible by group or others: a reader could " +
-                       "lock it and stall every writer (chmod 600)");
+      throw file_error("lock file " + file.path().string() + " is accessible by group or others: a reader " +
+                       "could lock it and stall every writer (chmod 600)");
     }
     return file;
   }
@@ -106,12 +124,15 @@ std::string last_line_repairing_tail(int fd, const fs::path& path) {
   off_t end = info.st_size;
   std::string tail;
   off_t start = end;
-  // Read backwards until the text holds the start of the last complete line.
+  // Read backwards until the text holds the start of the last complete line: a few KiB first
+  // (a record is well under that), then larger pieces for a long last line.
+  off_t piece = 4096;
   for (;;) {
     std::size_t newline_count = 0;
     for (char c : tail) newline_count += c == '\n';
     if (start == 0 || newline_count >= 2) break;
-    off_t chunk = std::min<off_t>(start, 65536);
+    off_t chunk = std::min<off_t>(start, piece);
+    piece = std::min<off_t>(piece * 4, 65536);
     start -= chunk;
     tail = read_range(fd, start, static_cast<std::size_t>(chunk), path) + tail;
   }
@@ -162,8 +183,28 @@ json::object ChainedLog::append(std::string_view event, const json::object& fiel
 
 std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& entries, TimePoint time,
                                                    const Validator& validate) const {
-  FileLock lock(path_);
-  TrustedFile fd = open_trusted(path_, TrustedOpen::append);
+  std::vector<json::object> records;
+  TrustedFile file = write_locked(entries, time, validate, records);
+  Unsynced(std::move(file)).sync();
+  return records;
+}
+
+ChainedLog::Unsynced ChainedLog::written(const std::vector<Entry>& entries, TimePoint time) const {
+  std::vector<json::object> records;
+  return Unsynced(write_locked(entries, time, {}, records));
+}
+
+void ChainedLog::Unsynced::sync() {
+  if (::fdatasync(file_.fd()) != 0) throw file_error("cannot sync " + errno_text(file_.path()));
+}
+
+TrustedFile ChainedLog::write_locked(const std::vector<Entry>& entries, TimePoint time, const Validator& validate,
+                                     std::vector<json::object>& records) const {
+  // The log's directory walked once, for the lock file and the log.
+  const fs::path directory = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
+  UniqueFd dir = check_trusted_directory(directory);
+  FileLock lock(path_, dir.get(), directory);
+  TrustedFile fd = open_trusted_in(dir.get(), directory, path_.filename().string(), TrustedOpen::append);
 
   std::string previous = last_line_repairing_tail(fd.fd(), path_);
   std::uint64_t seq = 1;
@@ -189,7 +230,6 @@ std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& ent
 
   json::object who = actor();
   std::string text;  // every new line, written at once
-  std::vector<json::object> records;
   std::vector<std::string> new_lines;
   for (const auto& [event, fields] : entries) {
     json::object record{{"seq", seq++}, {"time", format_rfc3339(time)}, {"event", event}, {"actor", who}};
@@ -226,8 +266,7 @@ std::vector<json::object> ChainedLog::append_batch(const std::vector<Entry>& ent
     if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path_));
     throw file_error("cannot append to " + errno_text(path_));
   }
-  if (::fdatasync(fd.fd()) != 0) throw file_error("cannot sync " + errno_text(path_));
-  return records;
+  return fd;
 }
 
 namespace {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/files.h"
 
 namespace brokerkey {
 
@@ -53,6 +54,22 @@ class ChainedLog {
   std::vector<boost::json::object> append_batch(const std::vector<Entry>& entries, TimePoint time,
                                                 const Validator& validate = {}) const;
 
+  // The same in two steps, so that a writer can prepare and write its next batch while the
+  // previous one syncs: written() appends the records with one write under the writers' lock
+  // and releases the lock, and its sync() makes them durable (fdatasync covers everything
+  // written to the file before it is called, whoever wrote it). Until sync() has returned,
+  // the records may be lost: nothing that depends on them may leave before. Throws as
+  // append_batch does; after a failed sync() the records may or may not be on disk.
+  class Unsynced {
+   public:
+    explicit Unsynced(TrustedFile file) : file_(std::move(file)) {}
+    void sync();
+
+   private:
+    TrustedFile file_;
+  };
+  Unsynced written(const std::vector<Entry>& entries, TimePoint time) const;
+
   // Moves a damaged tail aside: when the first faulty record and every line after it are not
   // intact records, they are written (fsynced) to "<log>.damaged-<unix time>-<pid>" beside the
   // log and then cut off it, under the writers' lock; every good record stays. nullopt when
@@ -66,6 +83,12 @@ class ChainedLog {
   const fs::path& path() const { return path_; }
 
  private:
+  // Under the writers' lock (released on return): checks the tail, appends `entries` with one
+  // write, and returns the log's descriptor, not yet synced; the records as written in
+  // `records`.
+  TrustedFile write_locked(const std::vector<Entry>& entries, TimePoint time, const Validator& validate,
+                           std::vector<boost::json::object>& records) const;
+
   fs::path path_;
 };
 

@@ -171,6 +171,10 @@ class Walker {
   void check_current() {
     struct stat info {};
     if (::fstat(dir_.get(), &info) != 0) throw file_error("cannot stat " + join(walked_).string() + ": " + std::strerror(errno));
+    check_current(info);
+  }
+  // `info` is the fstat of dir_ (taken once: the descriptor names one object).
+  void check_current(const struct stat& info) {
     check_directory(info, join(walked_).string() + " (on the path to " + original_ + ")");
     sticky_ = (info.st_mode & S_ISVTX) != 0;
   }
@@ -224,7 +228,7 @@ class Walker {
     pending_.pop_back();
     dir_ = std::move(next);
     walked_.push_back(name);
-    check_current();
+    check_current(info);
   }
 
   void descend(const std::string& name) {
@@ -305,6 +309,22 @@ std::string TrustedFile::read() const {
 TrustedFile open_trusted(const fs::path& path, TrustedOpen how) {
   auto opened = open_last(path, how, false);
   return TrustedFile(std::move(opened->fd), path, opened->info);
+}
+
+TrustedFile open_trusted_in(int dir, const fs::path& directory, const std::string& name, TrustedOpen how) {
+  fs::path path = directory / name;
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    throw file_error(path.string() + " is not a file name in " + directory.string());
+  }
+  int flags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (how == TrustedOpen::read ? O_RDONLY : O_RDWR | O_APPEND | O_CREAT);
+  UniqueFd fd(::openat(dir, name.c_str(), flags, 0600));
+  if (!fd && errno == ELOOP) return open_trusted(path, how);  // a link: walked from "/" as ever
+  if (!fd) throw file_error("cannot open " + errno_text(path));
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) throw file_error("cannot stat " + errno_text(path));
+  check_file(info, path.string());
+  ::fcntl(fd.get(), F_SETFL, how == TrustedOpen::append ? O_APPEND : 0);
+  return TrustedFile(std::move(fd), path, info);
 }
 
 std::optional<TrustedFile> open_trusted_if_exists(const fs::path& path) {

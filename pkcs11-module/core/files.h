@@ -90,6 +90,13 @@ std::optional<TrustedFile> open_trusted_if_exists(const fs::path& path);
 // descriptor, so they are reached through the directory that was checked. Throws file_error.
 UniqueFd check_trusted_directory(const fs::path& path);
 
+// Opens the file `name` (one component) in `directory`, whose descriptor `dir` came from
+// check_trusted_directory(directory): the same rule and result as open_trusted(directory / name,
+// how), with the directories walked once for several files in them. A symbolic link there is
+// followed by open_trusted, from "/".
+TrustedFile open_trusted_in(int dir, const fs::path& directory, const std::string& name,
+                            TrustedOpen how = TrustedOpen::read);
+
 // Creates a new file (never replaces one) with exactly `mode`, writes `content`, fsyncs.
 void write_new_file(const fs::path& path, std::string_view content, fs::perms mode);
 

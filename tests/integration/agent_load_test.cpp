@@ -10,6 +10,8 @@
 //  - hostile clients (garbage, a frame over 256 KiB, a stall mid-frame, an idle connection,
 //    a disconnect mid-request, unsupported message types) are cut off or refused without
 //    delaying a client signing beside them;
+//  - requests sent ahead of their answers (frames together, split, larger than one read) are
+//    each answered in order with their own signature;
 //  - more than --max-connections connections: the new one is closed, the others keep working.
 #define BOOST_TEST_MODULE agent_load
 #include <sys/socket.h>
@@ -523,6 +525,57 @@ BOOST_AUTO_TEST_CASE(hostile_clients_do_not_disturb_others) {
     BOOST_CHECK_MESSAGE(said.find(line) != std::string::npos, "the agent's log lacks '" << line << "': " << said);
   }
   setup.verified_signing_log();
+}
+
+// A client may send its next requests before the answers (several frames in one write, a frame
+// split across writes, a frame larger than one read): each is answered, in order, and a frame
+// that follows another in the same read is not lost (agent/server.cpp reads into a buffer).
+BOOST_AUTO_TEST_CASE(requests_sent_ahead_are_answered_in_order) {
+  AgentBroker setup;
+  AgentProcess agent = setup.agent();
+  agent.start();
+  Bytes key = setup.listed_key();
+  LedgerState state = Ledger(setup.config.ledger).state();
+  const KeyRecord* current = state.current(now());
+  BOOST_REQUIRE(current);
+
+  std::vector<Bytes> data;
+  for (std::size_t size : {std::size_t{200}, std::size_t{100 * 1024}, std::size_t{300}, std::size_t{40 * 1024}}) {
+    data.push_back(sshsig_signed_data("git", std::string(size, static_cast<char>('a' + size % 26))));
+  }
+  Bytes stream = agent::framed(Bytes{agent::SSH_AGENTC_REQUEST_IDENTITIES});
+  for (const Bytes& d : data) {
+    Bytes frame = agent::framed(agent::sign_request_message(key, d));
+    stream.insert(stream.end(), frame.begin(), frame.end());
+  }
+  AgentClient client(setup.socket);
+  // All but the last 7 bytes at once, then those one by one.
+  std::size_t head = stream.size() - 7;
+  BOOST_REQUIRE(client.send_raw(ByteView(stream.data(), head)));
+  for (std::size_t i = head; i < stream.size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    BOOST_REQUIRE(client.send_raw(ByteView(stream.data() + i, 1)));
+  }
+  Bytes body;
+  BOOST_REQUIRE(client.read_frame(body) == AgentClient::Read::frame);
+  BOOST_REQUIRE(!body.empty());
+  BOOST_CHECK_EQUAL(int{body[0]}, int{agent::SSH_AGENT_IDENTITIES_ANSWER});
+  for (const Bytes& d : data) {
+    BOOST_REQUIRE(client.read_frame(body) == AgentClient::Read::frame);
+    std::optional<Bytes> signature = agent::parse_ed25519_sign_response(body);
+    BOOST_REQUIRE_MESSAGE(signature, "no signature for the request of " << d.size() << " bytes");
+    BOOST_CHECK_MESSAGE(ed25519_verify(current->public_key, d, *signature),
+                        "the answer to the request of " << d.size() << " bytes is not its signature");
+  }
+  // The connection still serves one request at a time.
+  AgentClient::Signed again = client.sign(key, data[0]);
+  BOOST_CHECK(again.kind == AgentClient::Signed::Kind::signature);
+  BOOST_CHECK_EQUAL(agent.stop(), 0);
+  auto ok = ok_records(setup.verified_signing_log());
+  BOOST_CHECK_EQUAL(ok.size(), data.size());  // by message: data[0] twice
+  for (const Bytes& d : data) {
+    BOOST_CHECK_EQUAL(ok[hex_encode(sha256(d))].size(), &d == &data[0] ? 2u : 1u);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(connections_beyond_the_limit_are_closed_others_keep_working) {

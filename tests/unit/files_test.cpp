@@ -209,6 +209,45 @@ BOOST_AUTO_TEST_CASE(group_or_world_writable_directory_on_the_path_is_refused) {
   fs::current_path(cwd);
 }
 
+// open_trusted_in: a file in a directory checked once, by the same rule as open_trusted.
+BOOST_AUTO_TEST_CASE(file_in_a_checked_directory_follows_the_same_rule) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "d");
+  UniqueFd d = check_trusted_directory(dir.path() / "d");
+  auto error_in = [&](const std::string& name, TrustedOpen how = TrustedOpen::read) {
+    try {
+      open_trusted_in(d.get(), dir.path() / "d", name, how);
+      return std::string();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+  };
+  write_with_mode(dir.path() / "d/conf", "content", 0600);
+  TrustedFile file = open_trusted_in(d.get(), dir.path() / "d", "conf");
+  BOOST_TEST(file.read() == "content");
+  BOOST_TEST(file.path() == dir.path() / "d/conf");
+  // Appending creates the file with mode 0600 in the checked directory.
+  TrustedFile log = open_trusted_in(d.get(), dir.path() / "d", "log", TrustedOpen::append);
+  BOOST_TEST((log.info().st_mode & 07777) == 0600u);
+  BOOST_TEST(error_in("missing").find("No such file") != std::string::npos);
+  for (mode_t mode : {0620, 0602}) {
+    write_with_mode(dir.path() / "d/conf", "x", mode);
+    BOOST_TEST(error_in("conf").find("must not be writable by group or others") != std::string::npos);
+  }
+  fs::create_directory(dir.path() / "d/sub");
+  BOOST_TEST(error_in("sub").find("not a regular file") != std::string::npos);
+  for (std::string name : {"", ".", "..", "sub/conf"}) BOOST_TEST(!error_in(name).empty(), name);
+  // A link is walked from "/" as open_trusted walks it: refused into a directory others write.
+  write_with_mode(dir.path() / "d/sub/conf", "inner", 0600);
+  fs::create_symlink("sub/conf", dir.path() / "d/link");
+  BOOST_TEST(open_trusted_in(d.get(), dir.path() / "d", "link").read() == "inner");
+  fs::create_directories(dir.path() / "open");
+  ::chmod((dir.path() / "open").c_str(), 0777);
+  write_with_mode(dir.path() / "open/conf", "evil", 0600);
+  fs::create_symlink(dir.path() / "open/conf", dir.path() / "d/evil");
+  BOOST_TEST(error_in("evil").find("must not be writable") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(symlinks_are_followed_component_by_component) {
   TempDir dir;
   fs::create_directories(dir.path() / "real/sub");
