@@ -6,7 +6,8 @@
 # socket in DIR (stopped by its PID when the script ends, also on failure), a throwaway consumer
 # account that cannot read the broker's directory, configured only by 'brokerkey client-config',
 # signing once with stock 'ssh-keygen -Y sign' through the agent and verifying with stock
-# 'ssh-keygen -Y verify' against 'brokerkey allowed-signers'.
+# 'ssh-keygen -Y verify' against 'brokerkey allowed-signers', and once with pkcs11-tool
+# through the module in client mode (no PIN: the account is the consumer), verified by OpenSSL.
 # Usage: bash packaging/quickstart.sh [DIR]   (as root, on Debian 12)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,7 +95,9 @@ else
   CONSUMER_NAME=$(id -un)
 fi
 # Mapped by its account (the kernel's peer credentials): the PIN it is also given is not needed.
-"$BROKERKEY" consumer add demo --user "$CONSUMER_NAME" | sed -n 1p
+# It may sign git's SSHSIG and CMS (the default) and, for the pkcs11-tool demo below, raw data:
+# grant raw to a real consumer only when it needs it, since raw signing can forge the others.
+"$BROKERKEY" consumer add demo --user "$CONSUMER_NAME" --allow sshsig:git,cms,raw | sed -n 1p
 CONSUMER_HOME=$DIR/consumer
 as_consumer mkdir -p "$CONSUMER_HOME/.config/brokerkey"
 echo "== brokerkey client-config, as the consumer: the socket, nothing secret, no broker file"
@@ -114,12 +117,14 @@ as_consumer sh -c "'$BROKERKEY' allowed-signers --principal demo@acme.example > 
   ssh-keygen -Y verify -f \"\$HOME/allowed_signers\" -I demo@acme.example -n git \\
     -s \"\$HOME/message.sig\" < \"\$HOME/message\""
 
-# ---------------------------------------------------------------------------------------------
-# PLACE FOR THE MODULE IN CLIENT MODE (issue 10 item 5): sign once with pkcs11-tool through
-# libbrokerkey-pkcs11.so as the consumer, whose only configuration is the client configuration
-# above (as_consumer pkcs11-tool --module "$MODULE" --login ... --sign --mechanism EDDSA ...).
-# The module's client mode is built on another branch; it is wired in here when it lands.
-# ---------------------------------------------------------------------------------------------
+echo "== sign once with pkcs11-tool through the module in client mode, as the consumer"
+# The module reads only the client configuration and asks the agent; the token offers the
+# protected authentication path, so --login needs no PIN: the account itself is the consumer.
+as_consumer pkcs11-tool --module "$MODULE" --token-label brokerkey --login \
+  --sign --mechanism EDDSA --label acme-git-signing-ed25519-prod \
+  -i "$CONSUMER_HOME/message" -o "$CONSUMER_HOME/message.p11.sig"
+openssl pkeyutl -verify -pubin -inkey "$DIR/public.pem" -rawin -in "$CONSUMER_HOME/message" \
+  -sigfile "$CONSUMER_HOME/message.p11.sig"
 
 echo
 echo "fingerprint: $("$BROKERKEY" pubkey --format fingerprint)"
