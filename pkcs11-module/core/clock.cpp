@@ -23,8 +23,11 @@ std::string format_rfc3339(TimePoint t) {
   std::time_t seconds = t.time_since_epoch().count();
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  // Not strftime's %Y: glibc writes a year before 1000 with fewer than four digits, which
+  // parse_rfc3339 (and RFC 3339) refuses; a parsed time must be written back as it was read.
+  char text[80];  // room for any int fields, so the compiler can prove nothing is cut
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
   return text;
 }
 

@@ -35,3 +35,13 @@ BOOST_AUTO_TEST_CASE(test_clock_override) {
   ::unsetenv("BROKERKEY_TEST_NOW");
   BOOST_TEST((now() > *parse_rfc3339("2025-01-01")));
 }
+
+// Every time parse_rfc3339 reads is written back as it was read, early years included (the
+// agent_client fuzz target found year 0748 written as "748-...").
+BOOST_AUTO_TEST_CASE(rfc3339_early_years_round_trip) {
+  for (const char* text : {"0748-12-01T00:02:28Z", "0001-01-01T00:00:00Z", "0999-06-30T23:59:59Z", "9999-12-31T23:59:59Z"}) {
+    auto parsed = brokerkey::parse_rfc3339(text);
+    BOOST_REQUIRE(parsed.has_value());
+    BOOST_TEST(brokerkey::format_rfc3339(*parsed) == text);
+  }
+}
