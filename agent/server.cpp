@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/fd_wait.h"
 #include "core/unique_fd.h"
 #include "log.h"
 
@@ -19,18 +20,6 @@ namespace brokerkey::agent {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Waits until `fd` is ready for `events` before `deadline`; false on timeout or error.
-bool ready_before(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    struct pollfd p {fd, events, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    return ready > 0;
-  }
-}
 
 // A connection's incoming bytes: frames are cut from what one recv returned, so a request
 // that arrived whole costs one recv (not one for its length and one for its body), and a

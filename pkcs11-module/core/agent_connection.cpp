@@ -8,23 +8,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/fd_wait.h"
+
 namespace brokerkey {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Waits until `fd` is ready for `events` before `deadline`; false on timeout.
-bool ready_before(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    struct pollfd p {fd, events, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    return ready > 0;
-  }
-}
 
 }  // namespace
 
