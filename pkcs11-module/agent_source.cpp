@@ -128,7 +128,7 @@ class AgentSource final : public KeySource {
       auto now_view = view();
       if (now_view->unavailable) throw *now_view->unavailable;
       if (!now_view->shows(key.fingerprint)) {
-        throw Error(CKR_KEY_HANDLE_INVALID, "the key was revoked or retired after C_SignInit");
+        throw key_withdrawn_since_sign_init();
       }
       throw Error(CKR_FUNCTION_REJECTED,
                   "brokerkey-agent refused the signature (its log and the signing log say why)");

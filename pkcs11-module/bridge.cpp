@@ -420,7 +420,9 @@ CK_RV sign(CK_SESSION_HANDLE handle, Input data, Output signature) {
   // From here every outcome but a size query or CKR_BUFFER_TOO_SMALL ends the operation.
   SignOperation op = std::move(*session->sign);
   session->sign.reset();
-  if (op.multi_part) throw Error(CKR_OPERATION_ACTIVE, "C_Sign after C_SignUpdate");
+  // C_Sign's list (5.13.2) has no CKR_OPERATION_ACTIVE: a multi-part operation is not one
+  // C_Sign can finish.
+  if (op.multi_part) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_Sign after C_SignUpdate: finish with C_SignFinal");
   ByteView message = data.view();
   if (auto early = signature.check(kSignatureSize)) {
     session->sign = std::move(op);
@@ -476,7 +478,8 @@ CK_RV verify(CK_SESSION_HANDLE handle, Input data, Input signature) {
   if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
   VerifyOperation op = std::move(*session->verify);
   session->verify.reset();
-  if (op.multi_part) throw Error(CKR_OPERATION_ACTIVE, "C_Verify after C_VerifyUpdate");
+  // As for C_Sign: C_Verify's list (5.15.2) has no CKR_OPERATION_ACTIVE.
+  if (op.multi_part) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_Verify after C_VerifyUpdate: finish with C_VerifyFinal");
   ByteView message = data.view();
   op.data.assign(message.begin(), message.end());
   return finish_verify(std::move(op), signature.view());

@@ -67,7 +67,7 @@ class EmbeddedSource final : public KeySource {
     // A signature initialised before a rotation may complete (the key is then in the overlap
     // slot); one whose key was revoked, retired or has left its overlap window may not.
     if (!view()->shows(key.fingerprint)) {
-      throw Error(CKR_KEY_HANDLE_INVALID, "the key was revoked or retired after C_SignInit");
+      throw key_withdrawn_since_sign_init();
     }
     boost::json::object entry{{"consumer", consumer},
                               {"fingerprint", key.fingerprint.hex()},

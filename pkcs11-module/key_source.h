@@ -17,6 +17,7 @@
 #include "core/backend.h"
 #include "core/bytes.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "objects.h"
 #include "token_view.h"
 
@@ -43,11 +44,18 @@ class KeySource {
   virtual void logout(SlotRole slot) noexcept = 0;
 
   // A signature by `key` over `data` for `consumer`, logged in on `slot`. A signature leaves
-  // only after its record in the signing log is durable. Throws CKR_KEY_HANDLE_INVALID when
-  // the key is no longer shown (revoked, retired, out of its overlap window).
+  // only after its record in the signing log is durable. Throws key_withdrawn_since_sign_init()
+  // when the key is no longer shown (revoked, retired, out of its overlap window).
   virtual Signature sign(SlotRole slot, const std::string& consumer, const KeyRecord& key,
                          ByteView data) = 0;
 };
+
+// The refusal of a signature whose key was withdrawn between C_SignInit and C_Sign or
+// C_SignFinal: CKR_FUNCTION_REJECTED, the one refusal both functions' lists (PKCS#11 3.0
+// 5.13.2, 5.13.4) have; CKR_KEY_HANDLE_INVALID is C_SignInit's, not theirs.
+inline Error key_withdrawn_since_sign_init() {
+  return Error(CKR_FUNCTION_REJECTED, "the key was revoked or retired after C_SignInit");
+}
 
 std::unique_ptr<KeySource> make_embedded_source(const Config& config);
 std::unique_ptr<KeySource> make_agent_source(const Config& config);

@@ -3,7 +3,7 @@
 // configuration. The protected authentication path and the consumer PIN; the agent stopped
 // (no token, CKR_DEVICE_REMOVED on open sessions; module_return_codes_test checks each code
 // against its function's list in the PKCS#11 3.0 specification) and restarted (the same session signs again, its login replayed);
-// refusals (CKR_FUNCTION_REJECTED, CKR_KEY_HANDLE_INVALID after a revocation); a rotation seen
+// refusals (CKR_FUNCTION_REJECTED, also after a revocation); a rotation seen
 // at the next call; and fork (the child never uses the parent's connections).
 #define BOOST_TEST_MODULE module_over_agent
 #include <sys/wait.h>
@@ -214,13 +214,12 @@ BOOST_FIXTURE_TEST_CASE(refusals_rotation_and_revocation, Fixture) {
   EXPECT_RV(module->C_SignInit(session, &eddsa, key), CKR_KEY_HANDLE_INVALID);
   BOOST_TEST(signs(session, new_key, "with the new key"));
 
-  // Revoked between C_SignInit and C_Sign: CKR_KEY_HANDLE_INVALID, as in embedded mode.
+  // Revoked between C_SignInit and C_Sign: CKR_FUNCTION_REJECTED, as in embedded mode.
   BOOST_REQUIRE(module->C_SignInit(session, &eddsa, new_key) == CKR_OK);
   broker.keytool("revoke " + broker.fingerprint() + " --reason test");
   CK_BYTE message[] = "after the revocation", out[64];
   CK_ULONG length = sizeof out;
-  // Not in C_Sign's list in section 5.13.2; embedded mode answers the same (module_rotation_test).
-  BOOST_TEST(rv_text(module->C_Sign(session, message, sizeof message, out, &length)) == rv_text(CKR_KEY_HANDLE_INVALID));
+  BOOST_TEST(rv_text(module->C_Sign(session, message, sizeof message, out, &length)) == rv_text(CKR_FUNCTION_REJECTED));
   EXPECT_RV(module->C_GetTokenInfo(0, &after), CKR_TOKEN_NOT_PRESENT);
   BOOST_REQUIRE(module->C_GetTokenInfo(1, &after) == CKR_OK);  // the old key, still verifiable
   BOOST_TEST(std::string(reinterpret_cast<char*>(after.serialNumber), 16) == old_fingerprint.substr(0, 16));

@@ -366,6 +366,14 @@ const SpecList kVerifyInit{
      CKR_OPERATION_ACTIVE, CKR_PIN_EXPIRED, CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID,
      CKR_USER_NOT_LOGGED_IN}};
 
+const SpecList kVerify{
+    "5.15.2 C_Verify",
+    {CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_NOT_INITIALIZED, CKR_DATA_INVALID, CKR_DATA_LEN_RANGE,
+     CKR_DEVICE_ERROR, CKR_DEVICE_MEMORY, CKR_DEVICE_REMOVED, CKR_FUNCTION_CANCELED,
+     CKR_FUNCTION_FAILED, CKR_GENERAL_ERROR, CKR_HOST_MEMORY, CKR_OK, CKR_OPERATION_NOT_INITIALIZED,
+     CKR_SESSION_CLOSED, CKR_SESSION_HANDLE_INVALID, CKR_SIGNATURE_INVALID,
+     CKR_SIGNATURE_LEN_RANGE}};
+
 // One refused call: what it is, the spec's list for its function, the code refusals.cpp chose.
 struct Case {
   std::string call;
@@ -650,4 +658,41 @@ BOOST_FIXTURE_TEST_CASE(agent_refusals_answer_with_each_functions_codes, Fixture
           [&] { return m->C_Sign(session, buffer, 16, buffer, &length); }},
          {"C_SignFinal (purpose not granted)", kSignFinal, CKR_FUNCTION_REJECTED,
           [&] { return m->C_SignFinal(ro, buffer, &length); }}});
+}
+
+// Operations out of order, and a key withdrawn while an operation is open: each function answers
+// from its own list (C_Sign and C_Verify have no CKR_OPERATION_ACTIVE; C_Sign and C_SignFinal no
+// CKR_KEY_HANDLE_INVALID), and every one of these outcomes ends the operation.
+BOOST_FIXTURE_TEST_CASE(operations_out_of_order_answer_from_their_lists, Fixture) {
+  auto& m = module;
+  CK_BYTE signature[64] = {};
+  CK_ULONG signature_length = sizeof signature;
+  check({
+      {"C_Sign after C_SignUpdate", kSign, CKR_OPERATION_NOT_INITIALIZED,
+       [&] {
+         BOOST_REQUIRE(m->C_SignInit(session, &eddsa, private_key) == CKR_OK);
+         BOOST_REQUIRE(m->C_SignUpdate(session, buffer, 16) == CKR_OK);
+         return m->C_Sign(session, buffer, 16, signature, &signature_length);
+       }},
+      {"C_SignFinal after that (the operation ended)", kSignFinal, CKR_OPERATION_NOT_INITIALIZED,
+       [&] { return m->C_SignFinal(session, signature, &signature_length); }},
+      {"C_Verify after C_VerifyUpdate", kVerify, CKR_OPERATION_NOT_INITIALIZED,
+       [&] {
+         BOOST_REQUIRE(m->C_VerifyInit(session, &eddsa, public_key) == CKR_OK);
+         BOOST_REQUIRE(m->C_VerifyUpdate(session, buffer, 16) == CKR_OK);
+         return m->C_Verify(session, buffer, 16, signature, sizeof signature);
+       }},
+  });
+  // The key is revoked between C_SignInit and the call that signs.
+  CK_SESSION_HANDLE multi_part = module.open_session("");  // the token is logged in already
+  BOOST_REQUIRE(m->C_SignInit(session, &eddsa, private_key) == CKR_OK);
+  BOOST_REQUIRE(m->C_SignInit(multi_part, &eddsa, private_key) == CKR_OK);
+  BOOST_REQUIRE(m->C_SignUpdate(multi_part, buffer, 16) == CKR_OK);
+  broker.keytool("revoke " + broker.fingerprint() + " --reason test");
+  check({
+      {"C_Sign, key revoked since C_SignInit", kSign, CKR_FUNCTION_REJECTED,
+       [&] { return m->C_Sign(session, buffer, 16, signature, &signature_length); }},
+      {"C_SignFinal, key revoked since C_SignInit", kSignFinal, CKR_FUNCTION_REJECTED,
+       [&] { return m->C_SignFinal(multi_part, signature, &signature_length); }},
+  });
 }
