@@ -313,13 +313,14 @@ CK_RV login(CK_SESSION_HANDLE handle, CK_USER_TYPE user_type, ByteView pin) {
   if (state->sessions().consumer(session->slot)) {
     throw Error(CKR_USER_ALREADY_LOGGED_IN, "already logged in");
   }
-  if (pin.size() > kMaxPinLength) throw Error(CKR_PIN_LEN_RANGE, "PIN longer than 256 bytes");
   // An empty PIN (NULL, length 0) is the protected authentication path where the token
   // offers it; the key source refuses it otherwise.
   std::optional<ByteView> given;
   if (!pin.empty()) given = pin;
   std::string consumer;
   try {
+    // No PIN this long was ever issued. CKR_PIN_LEN_RANGE is not in C_Login's list (5.6.8).
+    if (pin.size() > kMaxPinLength) throw Error(CKR_PIN_INCORRECT, "PIN longer than 256 bytes");
     consumer = state->source().login(session->slot, given);
   } catch (const Error& e) {
     if (e.rv() == CKR_PIN_INCORRECT) state->sessions().set_wrong_pin_since_login(session->slot, true);

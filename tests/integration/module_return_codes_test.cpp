@@ -683,6 +683,14 @@ BOOST_FIXTURE_TEST_CASE(operations_out_of_order_answer_from_their_lists, Fixture
          return m->C_Verify(session, buffer, 16, signature, sizeof signature);
        }},
   });
+  // A PIN longer than any issued: C_Login's list has no CKR_PIN_LEN_RANGE.
+  BOOST_REQUIRE(m->C_Logout(session) == CKR_OK);
+  std::string long_pin = broker.pin() + std::string(300, 'x');
+  check({{"C_Login(PIN of 300+ bytes)", kLogin, CKR_PIN_INCORRECT, [&] {
+            return m->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(long_pin.data()), long_pin.size());
+          }}});
+  BOOST_REQUIRE(m->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(broker.pin().data())),
+                           broker.pin().size()) == CKR_OK);
   // The key is revoked between C_SignInit and the call that signs.
   CK_SESSION_HANDLE multi_part = module.open_session("");  // the token is logged in already
   BOOST_REQUIRE(m->C_SignInit(session, &eddsa, private_key) == CKR_OK);
