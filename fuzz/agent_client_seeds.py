@@ -5,36 +5,18 @@
 # refusals, and the view after a rotation (both slots) and after a revocation. Each seed is one
 # response body (no frame length); the views are also written as their bare JSON.
 # Usage (from the source tree): python3 fuzz/agent_client_seeds.py BUILD_DIR [OUT]
-import os, socket, struct, subprocess, sys, tempfile, time
+import os, socket, struct, sys
 
-build = os.path.abspath(sys.argv[1])
+from seed_broker import SeedBroker
+
 out = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "corpus", "agent_client"))
-tool = os.path.join(build, "bin", "brokerkey")
-work = tempfile.mkdtemp(prefix="brokerkey-agent-client-seeds-")
-env = dict(os.environ, BROKERKEY_CONF=os.path.join(work, "broker", "brokerkey.conf"))
 os.makedirs(out, exist_ok=True)
-
-def run(*args):
-    return subprocess.run(list(args), env=env, check=True, capture_output=True, text=True).stdout
-
-run(tool, "init", "--dir", os.path.join(work, "broker"), "--service", "acme", "--purpose", "git-signing", "--env", "test")
-run(tool, "mint")
-pin = [w for w in run(tool, "consumer", "add", "ci", "--uid", str(os.getuid()), "--allow", "raw").split() if w.startswith("ci:")][0]
-os.makedirs(os.path.join(work, "run"), mode=0o700)
-agent_socket = os.path.join(work, "run", "agent.sock")
-agent = subprocess.Popen([os.path.join(build, "bin", "brokerkey-agent"), "--socket", agent_socket], env=env,
-                         stderr=open(os.path.join(work, "agent.log"), "wb"))
-for _ in range(200):
-    if os.path.exists(agent_socket):
-        break
-    time.sleep(0.05)
-
 def string(b):
     return struct.pack(">I", len(b)) + b
 
 def call(body):
     s = socket.socket(socket.AF_UNIX)
-    s.connect(agent_socket)
+    s.connect(broker.agent_socket)
     s.sendall(struct.pack(">I", len(body)) + body)
     data = b""
     while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
@@ -57,23 +39,21 @@ def save_view(name):
     length = struct.unpack(">I", body[1 + 4 + len(b"view@brokerkey.org"):][:4])[0]
     save(name + ".json", body[-length:])
 
-identities = call(bytes([11]))
-save("identities", identities)
-key_blob = identities[9:9 + struct.unpack(">I", identities[5:9])[0]]
-save("sign-response", call(bytes([13]) + string(key_blob) + string(b"raw data") + struct.pack(">I", 0)))
-save("sign-refused", call(bytes([13]) + string(b"not a key") + string(b"raw data") + struct.pack(">I", 0)))
-save_view("view")
-save("health", extension("health@brokerkey.org"))
-save("query", extension("query"))
-save("login-peer", extension("login@brokerkey.org"))
-save("login-pin", extension("login@brokerkey.org", string(pin.encode())))
-save("login-refused", extension("login@brokerkey.org", string(b"ci:wrong")))
-run(tool, "rotate")
-save_view("view-rotated")
-fingerprint = run(tool, "pubkey", "--format", "fingerprint").strip()
-run(tool, "revoke", fingerprint, "--reason", "seed")
-save_view("view-revoked")
-agent.terminate()
-agent.wait()
-subprocess.run(["rm", "-rf", work])
+with SeedBroker(sys.argv[1], "brokerkey-agent-client-seeds-", allow="raw") as broker:
+    identities = call(bytes([11]))
+    save("identities", identities)
+    key_blob = identities[9:9 + struct.unpack(">I", identities[5:9])[0]]
+    save("sign-response", call(bytes([13]) + string(key_blob) + string(b"raw data") + struct.pack(">I", 0)))
+    save("sign-refused", call(bytes([13]) + string(b"not a key") + string(b"raw data") + struct.pack(">I", 0)))
+    save_view("view")
+    save("health", extension("health@brokerkey.org"))
+    save("query", extension("query"))
+    save("login-peer", extension("login@brokerkey.org"))
+    save("login-pin", extension("login@brokerkey.org", string(broker.pin.encode())))
+    save("login-refused", extension("login@brokerkey.org", string(b"ci:wrong")))
+    broker.run(broker.tool, "rotate")
+    save_view("view-rotated")
+    fingerprint = broker.run(broker.tool, "pubkey", "--format", "fingerprint").stdout.decode().strip()
+    broker.run(broker.tool, "revoke", fingerprint, "--reason", "seed")
+    save_view("view-revoked")
 print("wrote", len(os.listdir(out)), "seeds to", out)

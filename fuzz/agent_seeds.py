@@ -9,32 +9,17 @@
 # proxy too. Each seed is one client's whole conversation (its frames in order) or, once
 # per distinct frame, a single frame.
 # Usage (as root, from the source tree): python3 fuzz/agent_seeds.py BUILD_DIR [OUT]
-import hashlib, os, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
+import atexit, hashlib, os, socket, struct, subprocess, sys, threading, time
 
-build = os.path.abspath(sys.argv[1])
+from seed_broker import SeedBroker
+
 out = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "corpus", "agent"))
-tool = os.path.join(build, "bin", "brokerkey")
-work = tempfile.mkdtemp(prefix="brokerkey-agent-seeds-")
-env = dict(os.environ, BROKERKEY_CONF=os.path.join(work, "broker", "brokerkey.conf"), HOME=os.path.join(work, "home"),
-           GIT_CONFIG_NOSYSTEM="1")
-os.makedirs(env["HOME"])
 os.makedirs(out, exist_ok=True)
-
-def run(*args, **kw):
-    return subprocess.run(list(args), env=kw.pop("env", env), check=kw.pop("check", True), capture_output=True, **kw)
-
-run(tool, "init", "--dir", os.path.join(work, "broker"), "--service", "acme", "--purpose", "git-signing", "--env", "test")
-run(tool, "mint")
-run(tool, "consumer", "add", "ci", "--uid", str(os.getuid()), "--allow", "sshsig:git,cms,ssh-auth,raw")
-os.makedirs(os.path.join(work, "run"), mode=0o700)
-agent_socket = os.path.join(work, "run", "agent.sock")
+broker = SeedBroker(sys.argv[1], "brokerkey-agent-seeds-", allow="sshsig:git,cms,ssh-auth,raw", home=True)
+atexit.register(broker.stop)
+broker.start()
+work, env, tool, agent_socket, run = broker.work, broker.env, broker.tool, broker.agent_socket, broker.run
 proxy_socket = os.path.join(work, "run", "proxy.sock")
-agent = subprocess.Popen([os.path.join(build, "bin", "brokerkey-agent"), "--socket", agent_socket], env=env,
-                         stderr=open(os.path.join(work, "agent.log"), "wb"))
-for _ in range(200):
-    if os.path.exists(agent_socket):
-        break
-    time.sleep(0.05)
 
 def read_exactly(conn, n):
     data = b""
@@ -170,8 +155,7 @@ talk("ssh-auth", [sign(userauth), sign(hostbound)])
 talk("cms-signed-attributes", [sign(attributes)])
 
 listener.close()
-agent.send_signal(signal.SIGTERM)
-agent.wait()
+broker.stop()
 
 written = set()
 def write(name, data):
@@ -189,4 +173,3 @@ for name, frames in conversations:
             written.add(digest)
             write("%s-type%d-%s" % (name, frame[4], digest[:8]), frame)
 print("agent seeds: %d files in %s" % (len(os.listdir(out)), out))
-shutil.rmtree(work)
