@@ -67,11 +67,23 @@ std::shared_ptr<const Object> key_for(ModuleState& state, const Session& session
   return object;
 }
 
-void append_data(Bytes& buffer, ByteView part) {
-  if (buffer.size() + part.size() > kMaxMessageSize) {
-    throw Error(CKR_DATA_LEN_RANGE, "message longer than 64 MiB");
+// C_SignUpdate and C_VerifyUpdate: Ed25519 is not incremental, so the parts are kept until
+// the Final call. Any failure ends the operation, as the spec requires of an Update.
+template <typename Operation>
+CK_RV append_part(std::optional<Operation>& op, const Input& input, const char* init_first) {
+  if (!op) throw Error(CKR_OPERATION_NOT_INITIALIZED, init_first);
+  try {
+    op->multi_part = true;
+    ByteView part = input.view();  // a NULL part ends the operation too
+    if (op->data.size() + part.size() > kMaxMessageSize) {
+      throw Error(CKR_DATA_LEN_RANGE, "message longer than 64 MiB");
+    }
+    op->data.insert(op->data.end(), part.begin(), part.end());
+  } catch (...) {
+    op.reset();
+    throw;
   }
-  buffer.insert(buffer.end(), part.begin(), part.end());
+  return CKR_OK;
 }
 
 // Signs with the key the operation was initialised with, through the key source, which
@@ -436,15 +448,7 @@ CK_RV sign(CK_SESSION_HANDLE handle, Input data, Output signature) {
 CK_RV sign_update(CK_SESSION_HANDLE handle, Input part) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_SignInit first");
-  try {
-    session->sign->multi_part = true;
-    append_data(session->sign->data, part.view());
-  } catch (...) {
-    session->sign.reset();
-    throw;
-  }
-  return CKR_OK;
+  return append_part(session->sign, part, "C_SignInit first");
 }
 
 CK_RV sign_final(CK_SESSION_HANDLE handle, Output signature) {
@@ -489,15 +493,7 @@ CK_RV verify(CK_SESSION_HANDLE handle, Input data, Input signature) {
 CK_RV verify_update(CK_SESSION_HANDLE handle, Input part) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
-  try {
-    session->verify->multi_part = true;
-    append_data(session->verify->data, part.view());
-  } catch (...) {
-    session->verify.reset();
-    throw;
-  }
-  return CKR_OK;
+  return append_part(session->verify, part, "C_VerifyInit first");
 }
 
 CK_RV verify_final(CK_SESSION_HANDLE handle, Input signature) {
