@@ -150,7 +150,14 @@ CK_RV initialize(CK_VOID_PTR init_args) {
   }
   std::lock_guard lock(g_initialize_mutex);
   if (state_installed()) return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-  install_state(std::make_shared<ModuleState>(load_config(locate_config())));
+  if (std::optional<fs::path> found = find_config()) {
+    install_state(std::make_shared<ModuleState>(load_config(*found)));
+    return CKR_OK;
+  }
+  // Not an error: p11-kit loads this module into the programs of users who are no consumers.
+  log_debug("C_Initialize: no brokerkey configuration found ($BROKERKEY_CONF, ~/.config/brokerkey/, "
+            "/etc/brokerkey/): both slots show no token");
+  install_state(std::make_shared<ModuleState>(Config{}, make_unconfigured_source()));
   return CKR_OK;
 }
 

@@ -13,8 +13,7 @@ namespace brokerkey {
 namespace {
 
 bool worth_logging(CK_RV rv) {
-  static const bool debug = std::getenv("BROKERKEY_DEBUG") != nullptr;
-  return debug || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED ||
+  return debug_logging() || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED ||
          rv == CKR_HOST_MEMORY || rv == CKR_PIN_INCORRECT;
 }
 

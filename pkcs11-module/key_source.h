@@ -6,6 +6,7 @@
 //  - client (agent_source.cpp): every answer comes from brokerkey-agent over its socket; the
 //    agent checks the login, signs and writes the signing log. No broker file is read, and
 //    the backend module is never loaded.
+//  - no configuration at all (unconfigured_source.cpp): no token in either slot.
 // Both show the same slots, objects and attributes (docs/ATTRIBUTES.md), built by
 // build_key_objects from a KeyRecord.
 #pragma once
@@ -59,5 +60,9 @@ inline Error key_withdrawn_since_sign_init() {
 
 std::unique_ptr<KeySource> make_embedded_source(const Config& config);
 std::unique_ptr<KeySource> make_agent_source(const Config& config);
+// For a process with no brokerkey configuration at all (find_config() found none): both slots
+// without a token, so a program that loads every module p11-kit registers lists this one as
+// empty instead of failing and printing an error for every user who is not a consumer.
+std::unique_ptr<KeySource> make_unconfigured_source();
 
 }  // namespace brokerkey

@@ -18,4 +18,13 @@ void log_error(const std::string& message) {
   std::fprintf(stderr, "brokerkey-pkcs11: %s\n", message.c_str());
 }
 
+bool debug_logging() {
+  static const bool debug = std::getenv("BROKERKEY_DEBUG") != nullptr;
+  return debug;
+}
+
+void log_debug(const std::string& message) {
+  if (debug_logging()) log_error(message);
+}
+
 }  // namespace brokerkey

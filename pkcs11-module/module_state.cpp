@@ -10,6 +10,9 @@ ModuleState::ModuleState(Config config)
     : config_(std::move(config)),
       source_(config_.mode == ConfigMode::client ? make_agent_source(config_) : make_embedded_source(config_)) {}
 
+ModuleState::ModuleState(Config config, std::unique_ptr<KeySource> source)
+    : config_(std::move(config)), source_(std::move(source)) {}
+
 std::shared_ptr<const TokenView> ModuleState::session_view() {
   auto view = source_->view();
   if (view->unavailable) throw *view->unavailable;

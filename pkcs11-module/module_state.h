@@ -17,6 +17,9 @@ class ModuleState {
  public:
   // The configuration's mode picks the key source: embedded or client (key_source.h).
   explicit ModuleState(Config config);
+  // A state with the given source, for a process with no configuration
+  // (make_unconfigured_source; `config` is then the defaults).
+  ModuleState(Config config, std::unique_ptr<KeySource> source);
 
   const Config& config() const { return config_; }
   KeySource& source() { return *source_; }

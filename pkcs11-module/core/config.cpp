@@ -19,19 +19,34 @@ const ConsumerEntry* Config::find_consumer(std::string_view name) const {
   return nullptr;
 }
 
-fs::path locate_config() {
-  if (const char* env = std::getenv("BROKERKEY_CONF"); env && *env) return env;
-  std::vector<fs::path> tried;
+namespace {
+
+std::vector<fs::path> default_config_places() {
+  std::vector<fs::path> places;
   if (const char* home = std::getenv("HOME"); home && *home) {
-    fs::path user = fs::path(home) / ".config/brokerkey/brokerkey.conf";
-    if (fs::exists(user)) return user;
-    tried.push_back(user);
+    places.push_back(fs::path(home) / ".config/brokerkey/brokerkey.conf");
   }
-  fs::path system = "/etc/brokerkey/brokerkey.conf";
-  if (fs::exists(system)) return system;
-  tried.push_back(system);
+  places.emplace_back("/etc/brokerkey/brokerkey.conf");
+  return places;
+}
+
+}  // namespace
+
+std::optional<fs::path> find_config() {
+  if (const char* env = std::getenv("BROKERKEY_CONF"); env && *env) return fs::path(env);
+  for (const fs::path& place : default_config_places()) {
+    // A place that cannot be checked (EACCES on a directory) is returned too, so loading it
+    // names the problem instead of falling through to another configuration.
+    std::error_code ec;
+    if (fs::exists(place, ec) || ec) return place;
+  }
+  return std::nullopt;
+}
+
+fs::path locate_config() {
+  if (auto found = find_config()) return *found;
   std::string places = "$BROKERKEY_CONF";
-  for (const auto& path : tried) places += ", " + path.string();
+  for (const auto& path : default_config_places()) places += ", " + path.string();
   throw config_bad("no brokerkey configuration found (looked at " + places +
                    "); run 'brokerkey init --dir DIR' and export BROKERKEY_CONF");
 }

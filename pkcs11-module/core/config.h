@@ -75,6 +75,11 @@ struct Config {
 // Throws config_bad naming every place looked when none exists.
 fs::path locate_config();
 
+// The same search, for a caller to whom "no configuration anywhere" is not an error (the
+// module, which p11-kit loads into every process): nullopt when $BROKERKEY_CONF is unset or
+// empty and neither default file exists. A $BROKERKEY_CONF that is set is returned as is.
+std::optional<fs::path> find_config();
+
 // Throws config_bad with the file and the field at fault. Relative paths inside the file are
 // taken relative to the file's directory. An embedded configuration needs backend and ledger;
 // a client one needs only agent.socket (any backend, ledger or consumers it names are read

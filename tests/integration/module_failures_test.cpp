@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "core/chained_log.h"
@@ -86,6 +87,32 @@ BOOST_AUTO_TEST_CASE(missing_and_broken_configs_fail_cleanly) {
   ::setenv("BROKERKEY_CONF", broker.conf().c_str(), 1);
   BOOST_TEST(initialize(module) == CKR_OK);
   BOOST_TEST(module->C_Finalize(nullptr) == CKR_OK);
+}
+
+// No configuration anywhere is not a failure: p11-kit loads the module into every program of
+// every user, most of whom are no consumers. Both slots are there without a token, and the
+// module says nothing unless BROKERKEY_DEBUG asks (p11kit_test.sh checks that through p11-kit).
+BOOST_AUTO_TEST_CASE(no_configuration_anywhere_shows_no_token) {
+  TempBroker broker(TempBroker::With::key);
+  BOOST_REQUIRE_MESSAGE(!std::filesystem::exists("/etc/brokerkey/brokerkey.conf"),
+                        "this machine has /etc/brokerkey/brokerkey.conf, so no process here is unconfigured");
+  std::string home = std::getenv("HOME") ? std::getenv("HOME") : "";
+  std::filesystem::create_directory(broker.dir() / "empty-home");
+  ::setenv("HOME", (broker.dir() / "empty-home").c_str(), 1);
+  ::unsetenv("BROKERKEY_CONF");
+  LoadedModule module(false);
+  BOOST_TEST(initialize(module) == CKR_OK);
+  BOOST_TEST(present_slots(module) == 0u);
+  CK_ULONG all = 0;
+  BOOST_TEST(module->C_GetSlotList(CK_FALSE, nullptr, &all) == CKR_OK);
+  BOOST_TEST(all == 2u);
+  CK_TOKEN_INFO token{};
+  BOOST_TEST(module->C_GetTokenInfo(0, &token) == CKR_TOKEN_NOT_PRESENT);
+  CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+  BOOST_TEST(module->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &session) == CKR_TOKEN_NOT_PRESENT);
+  BOOST_TEST(module->C_Finalize(nullptr) == CKR_OK);
+  // A configuration named but absent is still an error (missing_and_broken_configs_fail_cleanly).
+  ::setenv("HOME", home.c_str(), 1);
 }
 
 BOOST_AUTO_TEST_CASE(group_readable_backend_pin_is_refused) {

@@ -36,6 +36,23 @@ contains "brokerkey: $P/bin/$(basename "$MODULE")" "brokerkey is registered"
 contains "library-manufacturer: brokerkey" "the module answers C_GetInfo"
 contains "token: brokerkey" "its token is listed"
 
+# The package registers the module for every user; one with no brokerkey configuration at all
+# sees it listed without a token, and it prints nothing (BROKERKEY_DEBUG makes it say why).
+if [ -e /etc/brokerkey/brokerkey.conf ]; then
+  fail "/etc/brokerkey/brokerkey.conf exists here, so the unconfigured user cannot be checked"
+else
+  unconfigured() { "${AS[@]}" env -u BROKERKEY_CONF HOME="$P/home" "$@"; }
+  expect 0 "p11-kit list-modules, a user with no brokerkey configuration" -- unconfigured p11-kit list-modules
+  contains "brokerkey: $P/bin/$(basename "$MODULE")" "brokerkey is still listed"
+  if grep -qF -e "token: brokerkey" -e "brokerkey-pkcs11:" <<<"$OUT"; then
+    fail "an unconfigured user sees a token or a message: $OUT"
+  else
+    pass
+  fi
+  expect 0 "the same with BROKERKEY_DEBUG" -- unconfigured env BROKERKEY_DEBUG=1 p11-kit list-modules
+  contains "no brokerkey configuration found" "the module says why when asked"
+fi
+
 if p11tool_usable; then
   expect 0 "p11tool finds the token through p11-kit" -- run p11tool --list-all 'pkcs11:token=brokerkey'
   contains "Label: acme-git-signing-ed25519-prod" "p11tool sees the key"
