@@ -45,7 +45,8 @@ bool serve_one(int fd) {
 }
 
 double micros(const timeval& from, const timeval& to) {
-  return static_cast<double>(to.tv_sec - from.tv_sec) * 1e6 + static_cast<double>(to.tv_usec - from.tv_usec);
+  return static_cast<double>(to.tv_sec - from.tv_sec) * 1e6 +
+         static_cast<double>(to.tv_usec - from.tv_usec);
 }
 
 int run(const std::string& mode, int clients, double seconds) {
@@ -58,7 +59,11 @@ int run(const std::string& mode, int clients, double seconds) {
   }
   std::vector<std::thread> servers;
   if (mode == "threads") {
-    for (auto& end : server_ends) servers.emplace_back([fd = end.get()] { while (serve_one(fd)) {} });
+    for (auto& end : server_ends)
+      servers.emplace_back([fd = end.get()] {
+        while (serve_one(fd)) {
+        }
+      });
   } else {
     servers.emplace_back([&server_ends] {
       brokerkey::UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
@@ -84,7 +89,8 @@ int run(const std::string& mode, int clients, double seconds) {
   }
   std::atomic<bool> stop{false};
   std::atomic<long> total{0};
-  struct rusage before {}, after {};
+  struct rusage before {
+  }, after{};
   ::getrusage(RUSAGE_SELF, &before);
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
@@ -107,9 +113,12 @@ int run(const std::string& mode, int clients, double seconds) {
   ::getrusage(RUSAGE_SELF, &after);
   for (auto& server : servers) server.join();
   double trips = static_cast<double>(total.load());
-  double user = micros(before.ru_utime, after.ru_utime), system = micros(before.ru_stime, after.ru_stime);
-  std::printf("%s, %d clients: %.0f round trips/s, %.1f us CPU per round trip (%.1f user, %.1f system)\n",
-              mode.c_str(), clients, trips / elapsed, (user + system) / trips, user / trips, system / trips);
+  double user = micros(before.ru_utime, after.ru_utime),
+         system = micros(before.ru_stime, after.ru_stime);
+  std::printf(
+      "%s, %d clients: %.0f round trips/s, %.1f us CPU per round trip (%.1f user, %.1f system)\n",
+      mode.c_str(), clients, trips / elapsed, (user + system) / trips, user / trips,
+      system / trips);
   return 0;
 }
 
@@ -124,7 +133,8 @@ int main(int argc, char** argv) {
   int clients = std::atoi(argv[2]);
   double seconds = std::atof(argv[3]);
   if (clients < 1 || clients > 1024 || !(seconds > 0 && seconds <= 600)) {
-    std::fprintf(stderr, "brokerkey-ipc-floor: CLIENTS from 1 to 1024, SECONDS above 0 and at most 600\n");
+    std::fprintf(stderr,
+                 "brokerkey-ipc-floor: CLIENTS from 1 to 1024, SECONDS above 0 and at most 600\n");
     return 2;
   }
   return run(mode, clients, seconds);
