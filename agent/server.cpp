@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -24,15 +26,23 @@ using Clock = std::chrono::steady_clock;
 // A connection's incoming bytes: frames are cut from what one recv returned, so a request
 // that arrived whole costs one recv (not one for its length and one for its body), and a
 // client that sends its next request early (pipelining) loses nothing. Holds at most one
-// frame (4 + kMaxFrameLength bytes) beyond what has been handled.
+// frame (4 + kMaxFrameLength bytes) beyond what has been handled. A request may carry a consumer
+// PIN (login@brokerkey.org), so no byte of a request outlives its handling: consumed bytes, the
+// stale copies compaction leaves and a buffer that grows are wiped.
 class FrameReader {
  public:
   explicit FrameReader(int fd) : fd_(fd) {}
+  FrameReader(const FrameReader&) = delete;
+  FrameReader& operator=(const FrameReader&) = delete;
+  ~FrameReader() { wipe(buffer_, 0, buffer_.size()); }
 
   bool empty() const { return begin_ == end_; }
   std::size_t size() const { return end_ - begin_; }
   const std::uint8_t* data() const { return buffer_.data() + begin_; }
-  void consume(std::size_t n) { begin_ += n; }
+  void consume(std::size_t n) {
+    wipe(buffer_, begin_, n);
+    begin_ += n;
+  }
 
   // Until at least `want` bytes are buffered, before `deadline`; false on end of file, error
   // or timeout.
@@ -41,10 +51,17 @@ class FrameReader {
     if (begin_ > 0) {
       std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(begin_),
                 buffer_.begin() + static_cast<std::ptrdiff_t>(end_), buffer_.begin());
+      std::size_t old_end = end_;
       end_ -= begin_;
       begin_ = 0;
+      wipe(buffer_, end_, old_end - end_);
     }
-    if (buffer_.size() < want || buffer_.size() < kChunk) buffer_.resize(std::max(want, kChunk));
+    if (buffer_.size() < want || buffer_.size() < kChunk) {
+      std::vector<std::uint8_t> larger(std::max(want, kChunk));
+      std::copy(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(end_), larger.begin());
+      wipe(buffer_, 0, buffer_.size());
+      buffer_.swap(larger);
+    }
     while (end_ < want) {
       ssize_t n = ::recv(fd_, buffer_.data() + end_, buffer_.size() - end_, MSG_DONTWAIT);
       if (n > 0) {
@@ -60,6 +77,10 @@ class FrameReader {
   }
 
  private:
+  static void wipe(std::vector<std::uint8_t>& buffer, std::size_t from, std::size_t n) {
+    if (n > 0) OPENSSL_cleanse(buffer.data() + from, n);
+  }
+
   static constexpr std::size_t kChunk = 16384;
   int fd_;
   std::vector<std::uint8_t> buffer_;
@@ -133,7 +154,10 @@ void Server::serve_connection(int raw_fd) {
     }
     Bytes response;
     try {
-      response = service_.handle(parse_request(ByteView(in.data() + 4, length)), connection);
+      Request request = parse_request(ByteView(in.data() + 4, length));
+      std::optional<WipeOnExit> wipe_contents;  // login@ contents are a PIN
+      if (auto* extension = std::get_if<ExtensionRequest>(&request)) wipe_contents.emplace(extension->contents);
+      response = service_.handle(request, connection);
     } catch (const MalformedMessage& e) {
       log(Level::info, "malformed request from consumer " + *id.consumer + ": " + e.what());
       response = failure_message();
