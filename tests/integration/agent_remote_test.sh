@@ -392,6 +392,9 @@ contains "failed to write commit object" "git's message"
 expect 2 "ssh killed: brokerkey-gpgsm signs nothing" -- job sh -c 'echo data | "$0" -bsau "$1"' "$GPGSM" "$KEY_URI"
 one_line "brokerkey-gpgsm with the ssh killed"
 contains "brokerkey-gpgsm: brokerkey-agent: cannot connect to $LOCAL" "brokerkey-gpgsm names the forwarded socket"
+expect 2 "ssh killed: brokerkey check on the runner host says so" -- job "$BROKERKEY" check
+one_line "check with the ssh killed"
+contains "cannot connect to $LOCAL" "check names the forwarded socket"
 for repo in x509 ssh; do
   head=$(in_job "$repo" git rev-parse HEAD)
   expect 128 "ssh killed: git commit -S ($repo, client configuration) fails cleanly" -- \
