@@ -7,10 +7,14 @@
 # socket's directory). The "remote" runner host: a network namespace of its own joined to the
 # broker host by a veth pair (loopback when this machine cannot create one: the test says
 # so), where an account with its own HOME and the private key forwards the agent's socket
-# with `ssh -N -L` and signs commits with stock git.
+# with `ssh -N -L` and signs commits with stock git; a job there with a HOME of its own and a
+# client configuration naming the forwarded socket signs in x509 format (brokerkey-gpgsm) and in
+# ssh format through brokerkey-ssh-keygen, the signing log naming the runner.
 # Also: an account that logs in but is no consumer is refused; the forwarding killed, or the
 # network dropped, gives git a clean failure within seconds; a new forwarding signs again; the
-# other direction (the broker host's account pushes the socket with ssh -R) signs too.
+# other direction (the broker host's account pushes the socket with ssh -R) signs too; the
+# forwarding killed by its PID while brokerkey-gpgsm's request is in flight gives one line and
+# no commit.
 source "$(dirname "$0")/lib.sh"
 AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
 GPGSM=$(dirname "$BROKERKEY")/brokerkey-gpgsm
@@ -411,19 +415,23 @@ expect 0 "and verifies" -- in_repo timeout 60 git verify-commit HEAD
 # The forwarding dropped mid-way: brokerkey-gpgsm's request is on its way through the
 # forwarding (the agent is stopped, so no answer comes) when the ssh is killed by its PID. It
 # gets one line and a non-zero exit at once, not the 30 s request timeout; git no commit.
-# waiting_at_agent PID: a connection through the forwarding waits in the stopped agent's
-# accept queue (the Recv-Q of its listening agent.sock, which ss names by the directory
-# descriptor the agent bound it through) while PID still runs.
+# queued_at_agent: the connections waiting in the stopped agent's accept queue (the Recv-Q of
+# its listening agent.sock, which ss names by the directory descriptor the agent bound it
+# through). waiting_at_agent PID: one more than before PID started (the client sends its
+# request as soon as it has connected, before ssh has carried the connection over) while PID
+# still runs.
+queued_at_agent() { ss -xlpH | awk -v agent="pid=$AGENT_PID," '$5 ~ /\/agent\.sock$/ && index($0, agent) {print $3}'; }
 waiting_at_agent() {
   for _ in $(seq 100); do
     kill -0 "$1" 2>/dev/null || return 1
-    [ "$(ss -xlpH | awk -v agent="pid=$AGENT_PID," '$5 ~ /\/agent\.sock$/ && index($0, agent) {print $3}')" -ge 1 ] 2>/dev/null && return 0
+    [ "$(queued_at_agent)" -gt "$queued" ] 2>/dev/null && return 0
     sleep 0.1
   done
   return 1
 }
 kill -STOP "$AGENT_PID"
 records_before=$(grep -c . "$signing_log")
+queued=$(queued_at_agent)
 job sh -c 'echo data | exec "$0" -bsau "$1"' "$GPGSM" "$KEY_URI" > "$WORK/midway.out" 2> "$WORK/midway.err" &
 dropin=$!
 waiting_at_agent "$dropin" && pass || fail "brokerkey-gpgsm's request did not reach the agent's socket: $(cat "$WORK/midway.err")"
@@ -440,13 +448,16 @@ contains "$LOCAL takes no connection now (the agent, or the ssh forwarding that 
 [ ! -s "$WORK/midway.out" ] && pass || fail "brokerkey-gpgsm wrote a signature: $(cat "$WORK/midway.out")"
 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
 head=$(in_job x509 git rev-parse HEAD)
+queued=$(queued_at_agent)
 in_job x509 timeout 60 git commit -q -S --allow-empty -m "dropped mid-way" > "$WORK/midway.out" 2> "$WORK/midway.err" &
 dropin=$!
 waiting_at_agent "$dropin" && pass || fail "git's request did not reach the agent's socket: $(cat "$WORK/midway.err")"
+started=$SECONDS
 stop_forward
 got=0
 wait "$dropin" || got=$?
 kill -CONT "$AGENT_PID"
+[ $((SECONDS - started)) -lt 10 ] && pass || fail "git took $((SECONDS - started)) s to fail"
 [ "$got" -eq 128 ] && pass || fail "git commit -S (x509) with the forwarding dropped mid-way: exit $got, expected 128: $(cat "$WORK/midway.err")"
 grep -q "gpg failed to sign the data" "$WORK/midway.err" && pass || fail "git's output: $(cat "$WORK/midway.err")"
 [ "$(in_job x509 git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit with the forwarding dropped mid-way"
