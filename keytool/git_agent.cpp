@@ -72,16 +72,40 @@ std::optional<fs::path> configured_agent() {
   return config.agent.socket;
 }
 
+namespace {
+
+const std::string kUnmappedHint =
+    " (is this account mapped to a consumer? the agent closes the connections of accounts that are not)";
+
+// A connection to the agent lost under a request, with its likely cause. The agent closes the
+// connections of an account it maps to no consumer; an ssh forwarding that carries its socket
+// (docs/CONSUMERS.md section 10) ended, or the agent gone, look the same from this side. A
+// second connection tells the two apart: when the socket takes none, its far end is gone.
+Error lost_agent(const AgentConnection& agent, const Error& lost) {
+  try {
+    AgentConnection probe(agent.socket(), std::chrono::seconds(5));
+  } catch (const Error&) {
+    return Error(CKR_DEVICE_REMOVED, lost.what() + std::string(", and ") + agent.socket().string() +
+                                         " takes no connection now (the agent, or the ssh forwarding that carries its "
+                                         "socket, went away)");
+  }
+  return Error(CKR_DEVICE_REMOVED, lost.what() + kUnmappedHint);
+}
+
+}  // namespace
+
 std::string ask_agent(AgentConnection& agent, std::string_view extension) {
-  const std::string hint = " (is this account mapped to a consumer? the agent closes the connections of accounts that are not)";
   std::optional<std::string> answer;
   try {
     answer = agent.text_extension(extension);
   } catch (const Error& e) {
     if (e.rv() != CKR_DEVICE_REMOVED) throw;
-    throw Error(CKR_DEVICE_REMOVED, e.what() + hint);
+    throw lost_agent(agent, e);
   }
-  if (!answer) throw agent_unavailable("the agent at " + agent.socket().string() + " refuses " + std::string(extension) + hint);
+  if (!answer) {
+    throw agent_unavailable("the agent at " + agent.socket().string() + " refuses " + std::string(extension) +
+                            kUnmappedHint);
+  }
   return *answer;
 }
 
@@ -119,7 +143,13 @@ std::optional<PublicKey> ed25519_from_ssh_blob(ByteView blob) {
 }
 
 Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView data) {
-  std::optional<Bytes> signature = agent.sign(ssh_wire_blob(key), data);
+  std::optional<Bytes> signature;
+  try {
+    signature = agent.sign(ssh_wire_blob(key), data);
+  } catch (const Error& e) {
+    if (e.rv() != CKR_DEVICE_REMOVED) throw;
+    throw lost_agent(agent, e);
+  }
   if (!signature) {
     throw action_prohibited("brokerkey-agent at " + agent.socket().string() +
                             " refused the signature (its log says why: a purpose not granted to this account, the "

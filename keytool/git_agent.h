@@ -32,8 +32,9 @@ std::optional<std::string> git_configured_agent();
 std::optional<fs::path> configured_agent();
 
 // A text extension's answer (view@, health@brokerkey.org), or one line saying why there is
-// none. The agent closes the connection of an account that maps to no consumer, so a lost
-// connection is reported with that as the likely cause.
+// none. A lost connection is reported with its likely cause: when the socket still takes
+// connections, an account the agent maps to no consumer (it closes their connections); when it
+// takes none, the agent or the ssh forwarding that carries its socket went away.
 std::string ask_agent(AgentConnection& agent, std::string_view extension);
 
 // The agent's view@brokerkey.org, parsed as hostile input; throws one line when it gives none.
@@ -51,7 +52,8 @@ std::optional<PublicKey> ed25519_public_key_file(const std::string& path);
 // A pure Ed25519 signature over `data` by the agent's key `key` (SIGN_REQUEST), checked with
 // that key before it is used. Throws action_prohibited when the agent refuses (the reason is in
 // its log and the signing log: a purpose not granted, the rate, a key no longer current), and
-// agent_unavailable when its answer is not a valid signature.
+// agent_unavailable when its answer is not a valid signature or the connection is lost (with
+// its likely cause, as ask_agent).
 Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView data);
 
 // The agent's current key, which `key_text` must name: a 64-hex-digit fingerprint must be its

@@ -62,7 +62,7 @@ Bytes AgentConnection::call(ByteView request) {
       if (!ready_before(fd_.get(), POLLIN, deadline)) throw lost("no answer in time");
       ssize_t n = ::recv(fd_.get(), out + done, size - done, MSG_DONTWAIT);
       if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n == 0) throw lost("the agent closed the connection");
+      if (n == 0) throw lost("the connection was closed by the other end");
       if (n < 0) throw lost(std::string("connection lost: ") + std::strerror(errno));
       done += static_cast<std::size_t>(n);
     }

@@ -7,12 +7,17 @@
 # socket's directory). The "remote" runner host: a network namespace of its own joined to the
 # broker host by a veth pair (loopback when this machine cannot create one: the test says
 # so), where an account with its own HOME and the private key forwards the agent's socket
-# with `ssh -N -L` and signs commits with stock git.
+# with `ssh -N -L` and signs commits with stock git; a job there with a HOME of its own and a
+# client configuration naming the forwarded socket signs in x509 format (brokerkey-gpgsm) and in
+# ssh format through brokerkey-ssh-keygen, the signing log naming the runner.
 # Also: an account that logs in but is no consumer is refused; the forwarding killed, or the
 # network dropped, gives git a clean failure within seconds; a new forwarding signs again; the
-# other direction (the broker host's account pushes the socket with ssh -R) signs too.
+# other direction (the broker host's account pushes the socket with ssh -R) signs too; the
+# forwarding killed by its PID while brokerkey-gpgsm's request is in flight gives one line and
+# no commit.
 source "$(dirname "$0")/lib.sh"
 AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
+GPGSM=$(dirname "$BROKERKEY")/brokerkey-gpgsm
 if [ "$(id -u)" -ne 0 ]; then echo "agent_remote_test needs root (useradd, sshd, ip netns); CI runs it as root"; exit 1; fi
 s=$$
 RUN=bkrun$s STRANGER=bkout$s CI=bkci$s GROUP=bkg$s
@@ -22,6 +27,8 @@ NS=bkns$s VETH_HOST=bkh$s VETH_RUNNER=bkn$s
 BROKER_RUN=/run/bkr$s
 AGENT_PID= SSHD_PID= FORWARD_PID= NETNS= PUSH_PID= RUNNER_SSHD_PID= SSHD_NO_TCP_PID=
 cleanup() {
+  # The agent may be stopped (SIGSTOP, below): a stopped process keeps SIGTERM pending.
+  [ -z "$AGENT_PID" ] || kill -CONT "$AGENT_PID" 2>/dev/null || true
   for pid in $FORWARD_PID $PUSH_PID $RUNNER_SSHD_PID $SSHD_NO_TCP_PID $AGENT_PID $SSHD_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   if [ -n "$NETNS" ]; then
     ip link del "$VETH_HOST" >/dev/null 2>&1 || true
@@ -74,7 +81,12 @@ CI_HOME=$WORK/home-ci
 "$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
 export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
 "$BROKERKEY" mint >/dev/null
-"$BROKERKEY" consumer add runner --user "$RUN" >/dev/null
+# The runner's consumer, granted git's two formats (the default, said here because this test
+# is about both); a consumer of the operator's own issues the certificate x509 signing needs.
+"$BROKERKEY" consumer add runner --user "$RUN" --allow sshsig:git,cms >/dev/null
+( umask 077 && "$BROKERKEY" consumer add ops | grep -o 'ops:[a-z0-9]*' > "$WORK/ops.pin" )
+"$BROKERKEY" cert --pin-file "$WORK/ops.pin" --subject "CN=Acme git signing,O=Acme" >/dev/null 2>&1
+FIRST_FP=$("$BROKERKEY" fingerprint)
 install -d -m 0755 -o root -g root "$BROKER_RUN"
 SOCKET=$BROKER_RUN/agent.sock
 python3 - "$BROKERKEY_CONF" "$SOCKET" "$GROUP" <<'PY'
@@ -221,6 +233,86 @@ expect 0 "git verify-tag" -- in_repo timeout 60 git verify-tag v1
 grep -q "\"consumer\":\"runner\",\"uid\":$RUN_UID,\"gid\":[0-9]*,\"pid\":[0-9]*,\"exe\":\"/usr/sbin/sshd\",\"via\":\"agent\".*\"purpose\":\"sshsig\",\"namespace\":\"git\",\"result\":\"ok\"" "$signing_log" \
   && pass || fail "the signing log does not name the runner's sshd: $(tail -1 "$signing_log")"
 
+# A job on the runner host with a HOME of its own, configured as docs/CONSUMERS.md section 10
+# sets up an x509 runner: its client configuration (section 12) names the forwarded socket, so
+# the keytool's read commands and both of git's drop-ins (brokerkey-gpgsm, and
+# brokerkey-ssh-keygen without git's brokerkey.agent) reach the agent through the forwarding.
+JOB_HOME=$WORK/home-job
+install -d -m 0755 -o "$CI" -g "$CI" "$JOB_HOME"
+JOB_ACCOUNT=("${ON_RUNNER_HOST[@]}" setpriv --reuid="$CI" --regid="$CI" --init-groups
+  env -i PATH=/usr/bin:/bin HOME="$JOB_HOME" GIT_CONFIG_NOSYSTEM=1)
+job() { "${JOB_ACCOUNT[@]}" "$@"; }
+# in_job REPO COMMAND...: COMMAND in the job's repository $HOME/REPO.
+in_job() { job sh -c 'cd "$HOME/$0" && "$@"' "$@"; }
+# cms_records, sshsig_records: the runner's signatures through the broker host's sshd.
+by_runner_sshd="\"consumer\":\"runner\",\"uid\":$RUN_UID,\"gid\":[0-9]*,\"pid\":[0-9]*,\"exe\":\"/usr/sbin/sshd\",\"via\":\"agent\""
+cms_records() { grep -c "$by_runner_sshd.*\"purpose\":\"cms\",.*\"result\":\"ok\"" "$signing_log" || true; }
+sshsig_records() { grep -c "$by_runner_sshd.*\"purpose\":\"sshsig\",\"namespace\":\"git\",\"result\":\"ok\"" "$signing_log" || true; }
+job mkdir -p "$JOB_HOME/.config/brokerkey"
+expect 0 "client-config --socket the forwarded socket" -- job "$BROKERKEY" client-config --socket "$LOCAL"
+contains '"mode":"client"' "client mode"
+contains "\"socket\":\"$LOCAL\"" "the forwarded socket named"
+contains '"token_label":"brokerkey"' "the token label, as the agent says through the forwarding"
+job sh -c '"$0" client-config --socket "$1" > "$HOME/.config/brokerkey/brokerkey.conf"' "$BROKERKEY" "$LOCAL"
+expect 0 "fingerprint --check --expect through the forwarding" -- job "$BROKERKEY" fingerprint --check --expect "$FIRST_FP"
+contains "which has the expected fingerprint" "the deployed agent's key checked across hosts"
+expect 0 "status through the forwarding" -- job "$BROKERKEY" status
+contains "consumer:  runner" "the agent takes the forwarded connection for the runner's consumer"
+job git config --global user.name "CI job"
+job git config --global user.email ci@acme.example
+
+# x509: git-config in client mode, as printed, in a repository of the job's own.
+job git init -q "$JOB_HOME/x509"
+expect 0 "git-config --format x509 with the client configuration" -- in_job x509 "$BROKERKEY" git-config --format x509
+in_job x509 sh -c "$OUT" && pass || fail "the printed x509 configuration does not apply: $OUT"
+[[ $(in_job x509 git config --get gpg.x509.program) == */brokerkey-gpgsm ]] && pass || fail "git's x509 program is not brokerkey-gpgsm"
+KEY_URI=$(in_job x509 git config --get user.signingkey)
+in_job x509 sh -c 'echo one > one && git add one'
+expect 0 "git commit -S (x509) over the forwarded socket" -- in_job x509 timeout 60 git commit -q -S -m "x509 from the runner host"
+expect 0 "git verify-commit (x509) through the forwarding" -- in_job x509 timeout 60 git verify-commit HEAD
+contains 'Good signature from "O=Acme,CN=Acme git signing"' "x509 verify-commit verdict"
+expect 0 "git log %G? %GK (x509)" -- in_job x509 timeout 60 git log -1 --format='%G? %GK'
+[ "$OUT" = "G $FIRST_FP" ] && pass || fail "x509 commit: '$OUT', expected good by $FIRST_FP"
+X509_FIRST=$(in_job x509 git rev-parse HEAD)
+expect 0 "git tag -s (x509) over the forwarded socket" -- in_job x509 timeout 60 git tag -s v1 -m "release 1"
+expect 0 "git verify-tag (x509)" -- in_job x509 timeout 60 git verify-tag v1
+contains "Good signature" "x509 verify-tag verdict"
+[ "$(cms_records)" -eq 2 ] && pass || fail "signing log: $(cms_records) cms records for the runner through sshd, expected 2: $(tail -2 "$signing_log")"
+# The same CMS checked on the broker host against the ledger file itself (embedded mode).
+in_job x509 git cat-file tag v1 | sed '/^-----BEGIN SIGNED MESSAGE-----$/,$d' > "$WORK/tag-payload"
+in_job x509 git cat-file tag v1 | sed -n '/^-----BEGIN SIGNED MESSAGE-----$/,$p' > "$WORK/tag-signature"
+expect 0 "the runner's CMS verifies against the ledger on the broker host" -- \
+  "$GPGSM" --status-fd=1 --verify "$WORK/tag-signature" "$WORK/tag-payload"
+contains "[GNUPG:] GOODSIG $FIRST_FP" "GOODSIG from the ledger file"
+# cms not granted: the agent refuses, brokerkey-gpgsm says so, git makes no commit.
+"$BROKERKEY" consumer set runner --allow sshsig:git >/dev/null
+head=$(in_job x509 git rev-parse HEAD)
+expect 128 "cms not granted: git commit -S (x509) fails" -- in_job x509 timeout 60 git commit -q -S --allow-empty -m "cms not granted"
+contains "gpg failed to sign the data" "git's message (it keeps gpgsm's stderr, its status channel, to itself)"
+[ "$(in_job x509 git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit without a signature"
+tail -1 "$signing_log" | grep -q "$by_runner_sshd.*\"purpose\":\"cms\",.*\"result\":\"refused: purpose cms not granted\"" &&
+  pass || fail "the refusal is not in the signing log: $(tail -1 "$signing_log")"
+expect 2 "cms not granted: brokerkey-gpgsm signs nothing" -- job sh -c 'echo data | "$0" -bsau "$1"' "$GPGSM" "$KEY_URI"
+one_line "brokerkey-gpgsm refused"
+contains "brokerkey-gpgsm: brokerkey-agent at $LOCAL refused the signature" "brokerkey-gpgsm names the refusal"
+"$BROKERKEY" consumer set runner --allow sshsig:git,cms >/dev/null
+
+# ssh format through brokerkey-ssh-keygen with the client configuration (no brokerkey.agent).
+job git init -q "$JOB_HOME/ssh"
+expect 0 "git-config (ssh) with the client configuration" -- in_job ssh "$BROKERKEY" git-config --principal ci@acme.example
+in_job ssh sh -c "$OUT" && pass || fail "the printed ssh configuration does not apply: $OUT"
+[[ $(in_job ssh git config --get gpg.ssh.program) == */brokerkey-ssh-keygen ]] && pass || fail "git's ssh program is not brokerkey-ssh-keygen"
+in_job ssh git config --get brokerkey.agent && fail "the job's git names an agent: the client configuration is not what is tested" || pass
+in_job ssh sh -c 'echo one > one && git add one'
+before=$(sshsig_records)
+expect 0 "git commit -S (brokerkey-ssh-keygen) over the forwarded socket" -- in_job ssh timeout 60 git commit -q -S -m "ssh from the runner host"
+expect 0 "git verify-commit (brokerkey-ssh-keygen)" -- in_job ssh timeout 60 git verify-commit HEAD
+contains 'Good "git" signature for ci@acme.example with ED25519 key' "verify-commit verdict"
+SSH_JOB_FIRST=$(in_job ssh git rev-parse HEAD)
+expect 0 "git tag -s (brokerkey-ssh-keygen)" -- in_job ssh timeout 60 git tag -s v1 -m "release 1"
+expect 0 "git verify-tag (brokerkey-ssh-keygen)" -- in_job ssh timeout 60 git verify-tag v1
+[ "$(sshsig_records)" -eq $((before + 2)) ] && pass || fail "signing log: $(sshsig_records) sshsig records through sshd, expected $((before + 2))"
+
 # Rotation: nothing changes on the runner host but the verifiers' allowed-signers file.
 "$BROKERKEY" rotate >/dev/null
 "$BROKERKEY" allowed-signers --principal ci@acme.example > "$CI_HOME/allowed_signers"
@@ -229,6 +321,22 @@ expect 0 "after a rotation the same forwarding and configuration sign" -- in_rep
 expect 0 "the new commit verifies" -- in_repo timeout 60 git verify-commit HEAD
 contains "$("$BROKERKEY" pubkey --format ssh | ssh-keygen -lf - | awk '{print $2}')" "signed by the new key"
 expect 0 "the earlier commit still verifies" -- in_repo timeout 60 git verify-commit "$FIRST"
+# The job's configuration is unchanged too: x509 signs with the new key once the operator has
+# issued its certificate, and the first x509 commit still verifies; the ssh format after the
+# allowed-signers file is written again (git-config as printed does it).
+"$BROKERKEY" cert --pin-file "$WORK/ops.pin" --subject "CN=Acme git signing,O=Acme" >/dev/null 2>&1
+NEW_FP=$("$BROKERKEY" fingerprint)
+expect 0 "x509 after a rotation, same configuration" -- in_job x509 timeout 60 git commit -q -S --allow-empty -m "x509 after rotation"
+expect 0 "git log %G? %GK after the rotation" -- in_job x509 timeout 60 git log -1 --format='%G? %GK'
+[ "$OUT" = "G $NEW_FP" ] && pass || fail "x509 after the rotation: '$OUT', expected good by $NEW_FP"
+expect 0 "the first x509 commit still verifies" -- in_job x509 timeout 60 git verify-commit "$X509_FIRST"
+contains "Good signature" "the first x509 commit's verdict"
+expect 0 "git-config (ssh) again after the rotation" -- in_job ssh "$BROKERKEY" git-config --principal ci@acme.example
+in_job ssh sh -c "$OUT" && pass || fail "the printed ssh configuration does not apply after the rotation"
+expect 0 "brokerkey-ssh-keygen after a rotation" -- in_job ssh timeout 60 git commit -q -S --allow-empty -m "ssh after rotation"
+expect 0 "verifies" -- in_job ssh timeout 60 git verify-commit HEAD
+contains "$("$BROKERKEY" pubkey --format ssh | ssh-keygen -lf - | awk '{print $2}')" "brokerkey-ssh-keygen signed with the new key"
+expect 0 "the first brokerkey-ssh-keygen commit still verifies" -- in_job ssh timeout 60 git verify-commit "$SSH_JOB_FIRST"
 stop_forward
 
 # sshd settings that must hold: PermitOpen leaves no other socket of the broker host in reach
@@ -264,6 +372,9 @@ kill "$SSHD_NO_TCP_PID"; wait "$SSHD_NO_TCP_PID" 2>/dev/null || true; SSHD_NO_TC
 # A broker-host account that logs in the same way but is no consumer: refused by the agent.
 forward "$STRANGER" "$WORK/stranger_key" -o StreamLocalBindUnlink=yes && pass || fail "the stranger's forwarding did not come up: $(tail -3 "$WORK/forward.log")"
 no_key "$LOCAL" "the stranger's forwarded socket"
+expect 1 "the stranger's job: brokerkey pubkey with the client configuration" -- job "$BROKERKEY" pubkey
+one_line "pubkey as the stranger"
+contains "is this account mapped to a consumer?" "the likely cause named"
 in_repo sh -c 'echo three > three && git add three'
 expect 128 "git commit -S as the stranger fails cleanly" -- in_repo timeout 60 git commit -q -S -m "stranger"
 contains "failed to write commit object" "git's message"
@@ -280,11 +391,97 @@ started=$SECONDS
 expect 128 "ssh killed: git commit -S fails cleanly" -- in_repo timeout 60 git commit -q -S --allow-empty -m "no forwarding"
 contains "failed to write commit object" "git's message"
 [ $((SECONDS - started)) -lt 20 ] && pass || fail "git took $((SECONDS - started)) s to fail"
+# The job's drop-ins with the ssh killed: one line from brokerkey-gpgsm naming the socket, a
+# non-zero exit, and no commit in either format.
+expect 2 "ssh killed: brokerkey-gpgsm signs nothing" -- job sh -c 'echo data | "$0" -bsau "$1"' "$GPGSM" "$KEY_URI"
+one_line "brokerkey-gpgsm with the ssh killed"
+contains "brokerkey-gpgsm: brokerkey-agent: cannot connect to $LOCAL" "brokerkey-gpgsm names the forwarded socket"
+expect 2 "ssh killed: brokerkey check on the runner host says so" -- job "$BROKERKEY" check
+one_line "check with the ssh killed"
+contains "cannot connect to $LOCAL" "check names the forwarded socket"
+for repo in x509 ssh; do
+  head=$(in_job "$repo" git rev-parse HEAD)
+  expect 128 "ssh killed: git commit -S ($repo, client configuration) fails cleanly" -- \
+    in_job "$repo" timeout 60 git commit -q -S --allow-empty -m "no forwarding"
+  if [ "$repo" = ssh ]; then contains "cannot connect to $LOCAL" "brokerkey-ssh-keygen's line in git's output"; fi
+  [ "$(in_job "$repo" git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit ($repo) with the ssh killed"
+done
 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" && fail "without StreamLocalBindUnlink a stale socket should block the forwarding" || pass
 grep -q "Address already in use" "$WORK/forward.log" && pass || fail "ssh did not say why: $(tail -3 "$WORK/forward.log")"
 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
 expect 0 "signing resumes on a new forwarding" -- in_repo timeout 60 git commit -q -S --allow-empty -m "forwarding back"
 expect 0 "and verifies" -- in_repo timeout 60 git verify-commit HEAD
+
+# The forwarding dropped mid-way: brokerkey-gpgsm's request is on its way through the
+# forwarding (the agent is stopped, so no answer comes) when the ssh is killed by its PID. It
+# gets one line and a non-zero exit at once, not the 30 s request timeout; git no commit.
+# queued_at_agent: the connections waiting in the stopped agent's accept queue (the Recv-Q of
+# its listening agent.sock, which ss names by the directory descriptor the agent bound it
+# through). waiting_at_agent PID: one more than before PID started (the client sends its
+# request as soon as it has connected, before ssh has carried the connection over) while PID
+# still runs.
+queued_at_agent() { ss -xlpH | awk -v agent="pid=$AGENT_PID," '$5 ~ /\/agent\.sock$/ && index($0, agent) {print $3}'; }
+waiting_at_agent() {
+  for _ in $(seq 100); do
+    kill -0 "$1" 2>/dev/null || return 1
+    [ "$(queued_at_agent)" -gt "$queued" ] 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+kill -STOP "$AGENT_PID"
+records_before=$(grep -c . "$signing_log")
+queued=$(queued_at_agent)
+job sh -c 'echo data | exec "$0" -bsau "$1"' "$GPGSM" "$KEY_URI" > "$WORK/midway.out" 2> "$WORK/midway.err" &
+dropin=$!
+waiting_at_agent "$dropin" && pass || fail "brokerkey-gpgsm's request did not reach the agent's socket: $(cat "$WORK/midway.err")"
+started=$SECONDS
+stop_forward
+got=0
+wait "$dropin" || got=$?
+[ "$got" -eq 2 ] && pass || fail "brokerkey-gpgsm with the forwarding dropped mid-way: exit $got, expected 2"
+[ $((SECONDS - started)) -lt 10 ] && pass || fail "brokerkey-gpgsm took $((SECONDS - started)) s to fail"
+OUT=$(cat "$WORK/midway.err")
+one_line "brokerkey-gpgsm with the forwarding dropped mid-way"
+contains "brokerkey-gpgsm: brokerkey-agent: the connection was closed by the other end ($LOCAL)" "brokerkey-gpgsm names the socket"
+contains "$LOCAL takes no connection now (the agent, or the ssh forwarding that carries its socket, went away)" "and the likely cause"
+[ ! -s "$WORK/midway.out" ] && pass || fail "brokerkey-gpgsm wrote a signature: $(cat "$WORK/midway.out")"
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
+head=$(in_job x509 git rev-parse HEAD)
+queued=$(queued_at_agent)
+in_job x509 timeout 60 git commit -q -S --allow-empty -m "dropped mid-way" > "$WORK/midway.out" 2> "$WORK/midway.err" &
+dropin=$!
+waiting_at_agent "$dropin" && pass || fail "git's request did not reach the agent's socket: $(cat "$WORK/midway.err")"
+started=$SECONDS
+stop_forward
+got=0
+wait "$dropin" || got=$?
+[ $((SECONDS - started)) -lt 10 ] && pass || fail "git took $((SECONDS - started)) s to fail"
+[ "$got" -eq 128 ] && pass || fail "git commit -S (x509) with the forwarding dropped mid-way: exit $got, expected 128: $(cat "$WORK/midway.err")"
+grep -q "gpg failed to sign the data" "$WORK/midway.err" && pass || fail "git's output: $(cat "$WORK/midway.err")"
+[ "$(in_job x509 git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit with the forwarding dropped mid-way"
+# The ssh format with the client configuration: git shows the keytool's line (its key command).
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
+head=$(in_job ssh git rev-parse HEAD)
+queued=$(queued_at_agent)
+in_job ssh timeout 60 git commit -q -S --allow-empty -m "dropped mid-way" > "$WORK/midway.out" 2> "$WORK/midway.err" &
+dropin=$!
+waiting_at_agent "$dropin" && pass || fail "git's request (ssh) did not reach the agent's socket: $(cat "$WORK/midway.err")"
+started=$SECONDS
+stop_forward
+got=0
+wait "$dropin" || got=$?
+kill -CONT "$AGENT_PID"
+[ $((SECONDS - started)) -lt 10 ] && pass || fail "git (ssh) took $((SECONDS - started)) s to fail"
+[ "$got" -eq 128 ] && pass || fail "git commit -S (ssh) with the forwarding dropped mid-way: exit $got, expected 128: $(cat "$WORK/midway.err")"
+grep -qF "$LOCAL takes no connection now (the agent, or the ssh forwarding that carries its socket, went away)" "$WORK/midway.err" &&
+  pass || fail "git's output (ssh) lacks the likely cause: $(cat "$WORK/midway.err")"
+[ "$(in_job ssh git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit (ssh) with the forwarding dropped mid-way"
+sleep 0.5  # the resumed agent reads the dropped connections' ends
+[ "$(grep -c . "$signing_log")" -eq "$records_before" ] && pass || fail "the signing log changed: $(tail -2 "$signing_log")"
+forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
+expect 0 "x509 signs again on a new forwarding" -- in_job x509 timeout 60 git commit -q -S --allow-empty -m "x509 forwarding back"
+expect 0 "and verifies" -- in_job x509 timeout 60 git verify-commit HEAD
 
 # The network dropped under a live forwarding (the runner host in its own namespace only):
 # ssh's keepalives end it, and git fails instead of waiting for TCP to give up.
@@ -307,7 +504,7 @@ fi
 "$BROKERKEY" consumer remove runner >/dev/null
 expect 128 "after consumer remove the runner signs nothing" -- in_repo timeout 60 git commit -q -S --allow-empty -m "removed"
 grep -q "refused: uid $RUN_UID maps to no consumer" "$WORK/agent.log" && pass || fail "the agent did not log the removed runner's refusal"
-"$BROKERKEY" consumer add runner --user "$RUN" >/dev/null
+"$BROKERKEY" consumer add runner --user "$RUN" --allow sshsig:git,cms >/dev/null
 expect 0 "mapped again, it signs again" -- in_repo timeout 60 git commit -q -S --allow-empty -m "mapped again"
 
 # The other direction: the broker host's account (the consumer) connects to the runner host
