@@ -55,7 +55,8 @@ class AgentService {
   // login@brokerkey.org: binds the peer's consumer to the connection, checking its PIN if given.
   Bytes login(const ExtensionRequest& request, Connection& connection, const std::string& consumer);
   // The view@brokerkey.org answer: the view as JSON, or "" when `known_tag` names it as it is.
-  std::string view_answer(const std::shared_ptr<const LedgerState>& state, std::string_view known_tag);
+  std::string view_answer(const std::shared_ptr<const LedgerState>& state,
+                          std::string_view known_tag);
   std::string health_json(const Peer& peer);
   // Records a request that did not produce a signature; never throws.
   void record_refusal(boost::json::object entry, const std::string& reason);

@@ -51,12 +51,27 @@ cold() {  # MODE [VAR=VALUE...] -> mean ms over 20 processes
   end=$(now_ns)
   awk -v d=$((end - start)) 'BEGIN { printf "%.1f", d / 20 / 1e6 }'
 }
-# The same processes timed inside: from loading the module to the first signature (the bench's
-# own start and set-up left out, on both sides) -> mean ms over 20 processes.
-cold_inside() {  # MODE [VAR=VALUE...]
-  for _ in $(seq 20); do env "${@:2}" BENCH_PHASES=1 "$BIN/brokerkey-bench" cold "$1" 2>&1 >/dev/null; done |
-    awk '/^setup=/ { n++; for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] != "setup" && kv[1] != "finalize") t += kv[2] } }
-         END { printf "%.2f", (n == 20 ? t / n / 1000 : 0) }'
+# Cold processes one by one, SoftHSM's and the module's in turn -> "MODULE_WHOLE MODULE_INSIDE
+# BACKEND_WHOLE BACKEND_INSIDE": medians over 21 of each process's wall time and of the time
+# inside it from loading the module to the first signature (BENCH_PHASES: the bench's own start
+# and set-up left out, on both sides). Medians, since on a shared machine a few processes that
+# wait for a core would dominate a mean.
+cold_one() {  # MODE [VAR=VALUE...] -> "WHOLE_US INSIDE_US"
+  local start end
+  start=$(now_ns)
+  env "${@:2}" BENCH_PHASES=1 "$BIN/brokerkey-bench" cold "$1" 2>"$WORK/phases" >/dev/null
+  end=$(now_ns)
+  echo "$(( (end - start) / 1000 )) $(awk '/^setup=/ { for (i = 1; i <= NF; i++) { split($i, kv, "=");
+    if (kv[1] != "setup" && kv[1] != "finalize") t += kv[2] } } END { print t + 0 }' "$WORK/phases")"
+}
+cold_pairs() {  # VAR=VALUE... (the module's environment)
+  local i
+  for i in $(seq 21); do
+    echo "$(cold_one module "$@") $(cold_one backend)"
+  done > "$WORK/cold-pairs"
+  median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f ", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) / 1000 }'; }
+  for i in 1 2 3 4; do cut -d' ' -f"$i" "$WORK/cold-pairs" | median; done
+  echo
 }
 
 printf '%-46s %14s %14s %8s\n' "measure" "brokerkey" "baseline" "ratio"
@@ -113,20 +128,11 @@ printf '%-46s %14s\n' "agent records per signing-log sync, 8 clients" "$(ratio $
 "$BIN/brokerkey" client-config --socket "$WORK/run/log.sock" > "$WORK/client.conf"
 "$BIN/brokerkey" client-config --socket "$WORK/run/nolog.sock" > "$WORK/client-nolog.conf"
 CLIENT=(BROKERKEY_CONF="$WORK/client.conf" BENCH_CONSUMER_PIN=)
-cm=0; cb=0
 for _ in 1 2 3; do
-  cb=$(awk -v s="$cb" -v x="$(cold backend)" 'BEGIN{print s+x}')
-  cm=$(awk -v s="$cm" -v x="$(cold module "${CLIENT[@]}")" 'BEGIN{print s+x}')
+  read -r mw mi bw bi < <(cold_pairs "${CLIENT[@]}")
+  printf '%-46s %14s %14s %8s\n' "client mode: cold process, median (ms)" "$mw" "$bw" "$(ratio "$mw" "$bw")"
+  printf '%-46s %14s %14s %8s\n' "client mode: load to 1st signature, median (ms)" "$mi" "$bi" "$(ratio "$mi" "$bi")"
 done
-cm=$(awk -v s="$cm" 'BEGIN{print s/3}'); cb=$(awk -v s="$cb" 'BEGIN{print s/3}')
-printf '%-46s %14s %14s %8s\n' "client mode: cold process, 1st signature (ms)" "$cm" "$cb" "$(ratio "$cm" "$cb")"
-cm=0; cb=0
-for _ in 1 2 3; do
-  cb=$(awk -v s="$cb" -v x="$(cold_inside backend)" 'BEGIN{print s+x}')
-  cm=$(awk -v s="$cm" -v x="$(cold_inside module "${CLIENT[@]}")" 'BEGIN{print s+x}')
-done
-cm=$(awk -v s="$cm" 'BEGIN{print s/3}'); cb=$(awk -v s="$cb" 'BEGIN{print s/3}')
-printf '%-46s %14s %14s %8s\n' "client mode: load to 1st signature, in process (ms)" "$cm" "$cb" "$(ratio "$cm" "$cb")"
 for threads in 1 2 8; do
   read -r m b < <(rates module "$threads" "${CLIENT[@]}")
   printf '%-46s %14.0f %14.0f %8s\n' "client mode: signatures/s, $threads thread(s), log on" "$m" "$b" "$(ratio "$m" "$b")"

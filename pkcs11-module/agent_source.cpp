@@ -8,9 +8,10 @@
 // The ssh-agent protocol has one request in flight per connection, so connections are pooled:
 // a request takes an idle one (or opens one, replaying the slot's login on it) and gives it
 // back when the answer is in. Views go on any idle connection, logged in or not, and C_Login
-// logs in the connection the views used, so a process that signs once opens one connection. A connection that broke is dropped; the next request opens a new
-// one, so an agent that restarted is used again without anything else. Sockets are CLOEXEC;
-// after fork() the child's C_Initialize builds a new source and never sees these connections.
+// logs in the connection the views used, so a process that signs once opens one connection.
+// A connection that broke is dropped; the next request opens a new one, so an agent that
+// restarted is used again without anything else. Sockets are CLOEXEC; after fork() the
+// child's C_Initialize builds a new source and never sees these connections.
 #include <mutex>
 #include <type_traits>
 #include <vector>
@@ -79,7 +80,8 @@ class AgentSource final : public KeySource {
     try {
       std::optional<std::string_view> argument;
       if (!known_tag.empty()) argument = known_tag;
-      text = call_any([&](AgentConnection& c) { return c.text_extension(agent::kViewExtension, argument); });
+      text = call_any(
+          [&](AgentConnection& c) { return c.text_extension(agent::kViewExtension, argument); });
     } catch (const Error& e) {
       return fail(e);
     }
@@ -277,9 +279,9 @@ class AgentSource final : public KeySource {
 
   fs::path socket_;
   HandleRegistry handles_;
-  Pool plain_;     // not logged in: views before a login
-  Pool slots_[2];  // per slot, logged in as that slot is: its signatures, and views
-  std::mutex view_mutex_;                     // guards the two below
+  Pool plain_;             // not logged in: views before a login
+  Pool slots_[2];          // per slot, logged in as that slot is: its signatures, and views
+  std::mutex view_mutex_;  // guards the two below
   std::shared_ptr<const TokenView> last_view_;  // the last view built from a full answer
   std::string last_tag_;                        // its tag ("" if the agent gave none)
 };

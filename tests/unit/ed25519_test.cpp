@@ -97,7 +97,8 @@ BOOST_AUTO_TEST_CASE(pem_and_spki_carry_the_same_key) {
   BOOST_TEST(std::equal(key.raw.begin(), key.raw.end(), der.end() - 32));
   // spki_der writes RFC 8410's fixed header itself: it must be what OpenSSL encodes, and what
   // OpenSSL reads back as this key.
-  EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.raw.data(), key.raw.size());
+  EVP_PKEY* pkey =
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.raw.data(), key.raw.size());
   BOOST_TEST_REQUIRE(pkey != nullptr);
   unsigned char* openssl_der = nullptr;
   int length = i2d_PUBKEY(pkey, &openssl_der);
