@@ -2,10 +2,11 @@
 # Writes agent_client_fuzz's seeds into OUT (default fuzz/corpus/agent_client): the answers a
 # real brokerkey-agent on a fresh SoftHSM broker gives a client (the module in client mode, the
 # drop-ins): identities, a signature, the view@, health@, query and login@ extensions, their
-# refusals, and the view after a rotation (both slots) and after a revocation. Each seed is one
-# response body (no frame length); the views are also written as their bare JSON.
+# refusals, the view asked for again by its tag (unchanged), and the view after a rotation
+# (both slots) and after a revocation. Each seed is one response body (no frame length); the
+# views are also written as their bare JSON.
 # Usage (from the source tree): python3 fuzz/agent_client_seeds.py BUILD_DIR [OUT]
-import os, socket, struct, subprocess, sys, tempfile, time
+import json, os, socket, struct, subprocess, sys, tempfile, time
 
 build = os.path.abspath(sys.argv[1])
 out = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "corpus", "agent_client"))
@@ -63,6 +64,9 @@ key_blob = identities[9:9 + struct.unpack(">I", identities[5:9])[0]]
 save("sign-response", call(bytes([13]) + string(key_blob) + string(b"raw data") + struct.pack(">I", 0)))
 save("sign-refused", call(bytes([13]) + string(b"not a key") + string(b"raw data") + struct.pack(">I", 0)))
 save_view("view")
+# The same view asked for again by its tag: the "unchanged" answer (an empty string).
+tag = json.loads(open(os.path.join(out, "view.json"), "rb").read())["tag"]
+save("view-unchanged", extension("view@brokerkey.org", string(tag.encode())))
 save("health", extension("health@brokerkey.org"))
 save("query", extension("query"))
 save("login-peer", extension("login@brokerkey.org"))
