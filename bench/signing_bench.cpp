@@ -281,6 +281,8 @@ class Phases {
 int cold(const std::string& which) {
   Phases phases;
   TargetSpec spec = target_spec(which);
+  std::string_view module_name = which == "module" ? "brokerkey module" : "backend";
+  auto check = [&](CK_RV rv, const char* call) { check_backend(rv, call, module_name); };
   for (const auto& [name, value] : spec.env) ::setenv(name.c_str(), value.c_str(), 1);
   phases.mark("setup");
   void* handle = ::dlopen(spec.path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -288,16 +290,16 @@ int cold(const std::string& which) {
   auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle, "C_GetFunctionList"));
   if (!get_list) throw std::runtime_error("no C_GetFunctionList");
   CK_FUNCTION_LIST* f = nullptr;
-  check_backend(get_list(&f), "C_GetFunctionList");
+  check(get_list(&f), "C_GetFunctionList");
   phases.mark("dlopen");
   CK_C_INITIALIZE_ARGS args{};
   args.flags = CKF_OS_LOCKING_OK;
-  check_backend(f->C_Initialize(&args), "C_Initialize");
+  check(f->C_Initialize(&args), "C_Initialize");
   phases.mark("initialize");
   CK_ULONG count = 0;
-  check_backend(f->C_GetSlotList(CK_TRUE, nullptr, &count), "C_GetSlotList");
+  check(f->C_GetSlotList(CK_TRUE, nullptr, &count), "C_GetSlotList");
   std::vector<CK_SLOT_ID> slots(count);
-  check_backend(f->C_GetSlotList(CK_TRUE, slots.data(), &count), "C_GetSlotList");
+  check(f->C_GetSlotList(CK_TRUE, slots.data(), &count), "C_GetSlotList");
   std::optional<CK_SLOT_ID> slot;
   for (CK_ULONG i = 0; i < count && !slot; ++i) {
     CK_TOKEN_INFO info{};
@@ -309,10 +311,10 @@ int cold(const std::string& which) {
   if (!slot) throw std::runtime_error("no token " + spec.token_label);
   phases.mark("slot");
   CK_SESSION_HANDLE session = 0;
-  check_backend(f->C_OpenSession(*slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session),
+  check(f->C_OpenSession(*slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session),
                 "C_OpenSession");
   phases.mark("open");
-  check_backend(log_in(f, session, CKU_USER, spec.pin), "C_Login");
+  check(log_in(f, session, CKU_USER, spec.pin), "C_Login");
   phases.mark("login");
   CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
   auto keys = find_objects(f, session, {{CKA_CLASS, &private_class, sizeof private_class},
@@ -323,10 +325,10 @@ int cold(const std::string& which) {
   CK_BYTE signature[64];
   CK_ULONG length = sizeof signature;
   Bytes message = git_shaped_data();
-  check_backend(f->C_SignInit(session, &eddsa, keys[0]), "C_SignInit");
-  check_backend(f->C_Sign(session, message.data(), message.size(), signature, &length), "C_Sign");
+  check(f->C_SignInit(session, &eddsa, keys[0]), "C_SignInit");
+  check(f->C_Sign(session, message.data(), message.size(), signature, &length), "C_Sign");
   phases.mark("sign");
-  check_backend(f->C_Finalize(nullptr), "C_Finalize");
+  check(f->C_Finalize(nullptr), "C_Finalize");
   phases.mark("finalize");
   return 0;
 }
