@@ -2,7 +2,6 @@
 
 #include <boost/json.hpp>
 
-#include "core/broker_view.h"
 #include "core/consumer_pin.h"
 #include "core/error.h"
 #include "log.h"
@@ -168,31 +167,54 @@ Bytes AgentService::extension(const ExtensionRequest& request, Connection& conne
     return extension_response(request.name, names.bytes());
   }
   if (request.name == kLoginExtension) return login(request, connection, *id.consumer);
-  if (request.name == kViewExtension || request.name == kHealthExtension) {
-    if (!request.contents.empty()) return extension_failure_message();
-    std::string text = request.name == kViewExtension ? view_json(*state) : health_json(peer);
+  if (request.name == kViewExtension) {
+    // Contents: nothing, or the tag of the view the client holds (one string).
+    std::string known_tag;
+    try {
+      WireReader in(request.contents);
+      if (!in.empty()) {
+        known_tag = in.text();
+        in.expect_end("view@brokerkey.org");
+      }
+    } catch (const MalformedMessage&) {
+      return extension_failure_message();
+    }
+    if (known_tag.size() > 64) return extension_failure_message();
     WireWriter body;
-    body.string(std::string_view(text));
+    body.string(std::string_view(view_answer(state, known_tag)));
+    return extension_response(request.name, body.bytes());
+  }
+  if (request.name == kHealthExtension) {
+    if (!request.contents.empty()) return extension_failure_message();
+    WireWriter body;
+    body.string(std::string_view(health_json(peer)));
     return extension_response(request.name, body.bytes());
   }
   // Unknown extensions (OpenSSH's session-bind@openssh.com among them): RFC 9987 section 3.8.
   return failure_message();
 }
 
-std::string AgentService::view_json(const LedgerState& state) {
-  BrokerView view;
-  view.time = now();
-  // Who may sign, and how, is each consumer's own business: the view leaves it out.
-  view.ledger.initialized = state.initialized;
-  view.ledger.token_label = config_.token_label;
-  view.ledger.keys = state.keys;
-  view.ledger.records = state.records;
-  view.ledger.head_hash = state.head_hash;
-  if (const KeyRecord* current = state.current(view.time); current && ledger_.proven(*current)) {
-    view.current = current->fingerprint;
+std::string AgentService::view_answer(const std::shared_ptr<const LedgerState>& state, std::string_view known_tag) {
+  TimePoint at = now();
+  std::optional<Fingerprint> current, overlap;
+  if (const KeyRecord* key = state->current(at); key && ledger_.proven(*key)) current = key->fingerprint;
+  if (const KeyRecord* key = state->overlap(at)) overlap = key->fingerprint;
+  std::lock_guard lock(view_mutex_);
+  if (!view_cache_ || view_cache_->state != state || view_cache_->current != current ||
+      view_cache_->overlap != overlap) {
+    BrokerView view;
+    // Who may sign, and how, is each consumer's own business: the view leaves it out.
+    view.ledger.initialized = state->initialized;
+    view.ledger.token_label = config_.token_label;
+    view.ledger.keys = state->keys;
+    view.ledger.records = state->records;
+    view.ledger.head_hash = state->head_hash;
+    view.current = current;
+    view.overlap = overlap;
+    view_cache_ = ViewCache{state, current, overlap, broker_view_text(view)};
   }
-  if (const KeyRecord* overlap = state.overlap(view.time)) view.overlap = overlap->fingerprint;
-  return broker_view_json(view);
+  if (!known_tag.empty() && known_tag == view_cache_->text.tag) return "";
+  return broker_view_json(view_cache_->text, at);
 }
 
 Bytes AgentService::login(const ExtensionRequest& request, Connection& connection, const std::string& consumer) {

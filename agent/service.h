@@ -6,6 +6,8 @@
 // the signing log is durable. Sockets and threads are server.h's business, not this file's.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -16,6 +18,7 @@
 #include "peer.h"
 #include "policy.h"
 #include "core/agent_protocol.h"
+#include "core/broker_view.h"
 #include "signing_log_writer.h"
 
 namespace brokerkey::agent {
@@ -51,7 +54,9 @@ class AgentService {
   Bytes extension(const ExtensionRequest& request, Connection& connection);
   // login@brokerkey.org: binds the peer's consumer to the connection, checking its PIN if given.
   Bytes login(const ExtensionRequest& request, Connection& connection, const std::string& consumer);
-  std::string view_json(const LedgerState& state);
+  // The view@brokerkey.org answer: the view as JSON, or "" when `known_tag` names it as it is.
+  std::string view_answer(const std::shared_ptr<const LedgerState>& state,
+                          std::string_view known_tag);
   std::string health_json(const Peer& peer);
   // Records a request that did not produce a signature; never throws.
   void record_refusal(boost::json::object entry, const std::string& reason);
@@ -61,6 +66,17 @@ class AgentService {
   SigningLogWriter* log_;
   LedgerFollower ledger_;
   RateLimiter rates_;
+
+  // The last view's text, kept while the ledger state and the slots are the same (clients ask
+  // for it at nearly every PKCS#11 call).
+  struct ViewCache {
+    std::shared_ptr<const LedgerState> state;
+    std::optional<Fingerprint> current;
+    std::optional<Fingerprint> overlap;
+    BrokerViewText text;
+  };
+  std::mutex view_mutex_;  // guards view_cache_
+  std::optional<ViewCache> view_cache_;
 };
 
 }  // namespace brokerkey::agent

@@ -5,7 +5,8 @@
 #   signing through brokerkey-agent (1, 2 and 8 clients, each its own connection) vs the
 #   backend directly with as many threads, with the signing log on (durable, group commit)
 #   and off; git commit -S through the module and through the agent vs with an ssh key file;
-#   ledger verification rate.
+#   the module in client mode (over the agent: a cold process, and 1, 2 and 8 threads) vs
+#   SoftHSM directly; ledger verification rate.
 # Usage: bash bench/run.sh [BUILD_DIR] [SECONDS_PER_RUN]     (after cmake --build BUILD_DIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,26 +28,50 @@ export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
 "$BIN/brokerkey" mint >/dev/null
 export BENCH_CONSUMER_PIN=$("$BIN/brokerkey" consumer add bench | grep -o 'bench:[a-z0-9]*')
 export BROKERKEY_MODULE=$BIN/libbrokerkey-pkcs11.so
+# The key's CKA_ID for brokerkey-bench, so its cold processes read no ledger (neither side).
+export BENCH_KEY_ID=$("$BIN/brokerkey" fingerprint | grep -o -m1 '[0-9a-f]\{64\}')
 sed 's/,"signing_log":"[^"]*"//' "$BROKERKEY_CONF" > "$WORK/broker/nolog.conf"
 chmod 600 "$WORK/broker/nolog.conf"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 # Alternate the two sides three times and sum, so drift on a shared machine hits both.
-rates() {  # module|agent THREADS VAR=VALUE (the configuration or the agent's socket) -> "brokerkey backend"
+rates() {  # module|agent THREADS VAR=VALUE... (the configuration or the agent's socket) -> "brokerkey backend"
   local m=0 b=0 x
   for _ in 1 2 3; do
     x=$("$BIN/brokerkey-bench" rate backend "$2" "$SECONDS_PER_RUN"); b=$(awk -v s="$b" -v x="$x" 'BEGIN{print s+x}')
-    x=$(env "$3" "$BIN/brokerkey-bench" rate "$1" "$2" "$SECONDS_PER_RUN"); m=$(awk -v s="$m" -v x="$x" 'BEGIN{print s+x}')
+    x=$(env "${@:3}" "$BIN/brokerkey-bench" rate "$1" "$2" "$SECONDS_PER_RUN"); m=$(awk -v s="$m" -v x="$x" 'BEGIN{print s+x}')
   done
   echo "$(awk -v s="$m" 'BEGIN{print s/3}') $(awk -v s="$b" 'BEGIN{print s/3}')"
 }
 now_ns() { date +%s%N; }
-cold() {  # MODE -> mean ms over 20 processes
+cold() {  # MODE [VAR=VALUE...] -> mean ms over 20 processes
   local start end
   start=$(now_ns)
-  for _ in $(seq 20); do "$BIN/brokerkey-bench" cold "$1"; done
+  for _ in $(seq 20); do env "${@:2}" "$BIN/brokerkey-bench" cold "$1"; done
   end=$(now_ns)
   awk -v d=$((end - start)) 'BEGIN { printf "%.1f", d / 20 / 1e6 }'
+}
+# Cold processes one by one, SoftHSM's and the module's in turn -> "MODULE_WHOLE MODULE_INSIDE
+# BACKEND_WHOLE BACKEND_INSIDE": medians over 21 of each process's wall time and of the time
+# inside it from loading the module to the first signature (BENCH_PHASES: the bench's own start
+# and set-up left out, on both sides). Medians, since on a shared machine a few processes that
+# wait for a core would dominate a mean.
+cold_one() {  # MODE [VAR=VALUE...] -> "WHOLE_US INSIDE_US"
+  local start end
+  start=$(now_ns)
+  env "${@:2}" BENCH_PHASES=1 "$BIN/brokerkey-bench" cold "$1" 2>"$WORK/phases" >/dev/null
+  end=$(now_ns)
+  echo "$(( (end - start) / 1000 )) $(awk '/^setup=/ { for (i = 1; i <= NF; i++) { split($i, kv, "=");
+    if (kv[1] != "setup" && kv[1] != "finalize") t += kv[2] } } END { print t + 0 }' "$WORK/phases")"
+}
+cold_pairs() {  # VAR=VALUE... (the module's environment)
+  local i
+  for i in $(seq 21); do
+    echo "$(cold_one module "$@") $(cold_one backend)"
+  done > "$WORK/cold-pairs"
+  median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f ", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) / 1000 }'; }
+  for i in 1 2 3 4; do cut -d' ' -f"$i" "$WORK/cold-pairs" | median; done
+  echo
 }
 
 printf '%-46s %14s %14s %8s\n' "measure" "brokerkey" "baseline" "ratio"
@@ -95,6 +120,25 @@ l0=$(lines); w0=$(writes)
 SSH_AUTH_SOCK=$WORK/run/log.sock "$BIN/brokerkey-bench" rate agent 8 "$SECONDS_PER_RUN" >/dev/null
 l1=$(lines); w1=$(writes)
 printf '%-46s %14s\n' "agent records per signing-log sync, 8 clients" "$(ratio $((l1 - l0)) $((w1 - w0)))"
+
+# The module in client mode, as a consumer runs it: a client configuration naming the agent
+# (signing log on), the protected authentication path (no PIN; this account is consumer
+# agentbench). A cold process (load, C_Initialize, C_Login, the first C_Sign) against
+# SoftHSM's own cold process, alternated; then signatures/s with 1, 2 and 8 threads.
+"$BIN/brokerkey" client-config --socket "$WORK/run/log.sock" > "$WORK/client.conf"
+"$BIN/brokerkey" client-config --socket "$WORK/run/nolog.sock" > "$WORK/client-nolog.conf"
+CLIENT=(BROKERKEY_CONF="$WORK/client.conf" BENCH_CONSUMER_PIN=)
+for _ in 1 2 3; do
+  read -r mw mi bw bi < <(cold_pairs "${CLIENT[@]}")
+  printf '%-46s %14s %14s %8s\n' "client mode: cold process, median (ms)" "$mw" "$bw" "$(ratio "$mw" "$bw")"
+  printf '%-46s %14s %14s %8s\n' "client mode: load to 1st signature, median (ms)" "$mi" "$bi" "$(ratio "$mi" "$bi")"
+done
+for threads in 1 2 8; do
+  read -r m b < <(rates module "$threads" "${CLIENT[@]}")
+  printf '%-46s %14.0f %14.0f %8s\n' "client mode: signatures/s, $threads thread(s), log on" "$m" "$b" "$(ratio "$m" "$b")"
+  read -r m b < <(rates module "$threads" BROKERKEY_CONF="$WORK/client-nolog.conf" BENCH_CONSUMER_PIN=)
+  printf '%-46s %14.0f %14.0f %8s\n' "client mode: signatures/s, $threads thread(s), log off" "$m" "$b" "$(ratio "$m" "$b")"
+done
 
 # git commit -S: through brokerkey-ssh-keygen and the module, and through the agent with stock
 # ssh-keygen (the key named by git's key:: form), vs an ssh key file.

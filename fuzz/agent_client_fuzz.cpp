@@ -45,6 +45,7 @@ void check_view(std::string_view text) {
   std::string written = broker_view_json(view);
   BrokerView again = parse_broker_view(written);  // must not throw
   check(broker_view_json(again) == written);
+  check(again.tag == broker_view_text(view).tag);  // a written view carries its own tag
   check(again.current == view.current && again.overlap == view.overlap);
   check(again.ledger.keys.size() == view.ledger.keys.size());
   for (std::size_t i = 0; i < view.ledger.keys.size(); ++i) {

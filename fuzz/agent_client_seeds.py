@@ -2,10 +2,11 @@
 # Writes agent_client_fuzz's seeds into OUT (default fuzz/corpus/agent_client): the answers a
 # real brokerkey-agent on a fresh SoftHSM broker gives a client (the module in client mode, the
 # drop-ins): identities, a signature, the view@, health@, query and login@ extensions, their
-# refusals, and the view after a rotation (both slots) and after a revocation. Each seed is one
-# response body (no frame length); the views are also written as their bare JSON.
+# refusals, the view asked for again by its tag (unchanged), and the view after a rotation
+# (both slots) and after a revocation. Each seed is one response body (no frame length); the
+# views are also written as their bare JSON.
 # Usage (from the source tree): python3 fuzz/agent_client_seeds.py BUILD_DIR [OUT]
-import os, socket, struct, sys
+import json, os, socket, struct, sys
 
 from seed_broker import SeedBroker
 
@@ -46,6 +47,9 @@ with SeedBroker(sys.argv[1], "brokerkey-agent-client-seeds-", allow="raw") as br
     save("sign-response", call(bytes([13]) + string(key_blob) + string(b"raw data") + struct.pack(">I", 0)))
     save("sign-refused", call(bytes([13]) + string(b"not a key") + string(b"raw data") + struct.pack(">I", 0)))
     save_view("view")
+    # The same view asked for again by its tag: the "unchanged" answer (an empty string).
+    tag = json.loads(open(os.path.join(out, "view.json"), "rb").read())["tag"]
+    save("view-unchanged", extension("view@brokerkey.org", string(tag.encode())))
     save("health", extension("health@brokerkey.org"))
     save("query", extension("query"))
     save("login-peer", extension("login@brokerkey.org"))

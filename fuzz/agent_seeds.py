@@ -132,7 +132,8 @@ client("ssh-add-e", "ssh-add", "-e", "/usr/lib/softhsm/libsofthsm2.so")
 
 # The extensions, and the two purposes no stock client here sends to an agent by itself.
 ext = lambda name, contents=b"": bytes([27]) + wire_string(name) + contents
-talk("extensions", [ext("query"), ext("view@brokerkey.org"), ext("health@brokerkey.org"),
+talk("extensions", [ext("query"), ext("view@brokerkey.org"), ext("view@brokerkey.org", wire_string("0" * 64)),
+                    ext("health@brokerkey.org"),
                     ext("session-bind@openssh.com", wire_string(key_blob) + wire_string(b"\0" * 32) +
                         wire_string(b"\0" * 83) + b"\0")])
 userauth = (wire_string(hashlib.sha256(b"session").digest()) + bytes([50]) + wire_string("ci") +

@@ -1,14 +1,17 @@
 // Client mode (key_source.h): the module over brokerkey-agent. Every view is the agent's
-// view@brokerkey.org answer, a login is login@brokerkey.org on the connections that sign for
-// that slot, and a signature is an ssh-agent SIGN_REQUEST; the agent checks the consumer's
-// policy and writes the signing log. Nothing else is read: not the backend PIN, the token
-// store, the ledger or the signing log, even when the configuration names them.
+// view@brokerkey.org answer (an "unchanged" answer while it is the view this source last
+// built), a login is login@brokerkey.org on the connections that sign for that slot, and a
+// signature is an ssh-agent SIGN_REQUEST; the agent checks the consumer's policy and writes
+// the signing log. Nothing else is read: not the backend PIN, the token store, the ledger or
+// the signing log, even when the configuration names them.
 //
 // The ssh-agent protocol has one request in flight per connection, so connections are pooled:
 // a request takes an idle one (or opens one, replaying the slot's login on it) and gives it
-// back when the answer is in. A connection that broke is dropped; the next request opens a new
-// one, so an agent that restarted is used again without anything else. Sockets are CLOEXEC;
-// after fork() the child's C_Initialize builds a new source and never sees these connections.
+// back when the answer is in. Views go on any idle connection, logged in or not, and C_Login
+// logs in the connection the views used, so a process that signs once opens one connection.
+// A connection that broke is dropped; the next request opens a new one, so an agent that
+// restarted is used again without anything else. Sockets are CLOEXEC; after fork() the
+// child's C_Initialize builds a new source and never sees these connections.
 #include <mutex>
 #include <type_traits>
 #include <vector>
@@ -53,18 +56,32 @@ class AgentSource final : public KeySource {
  public:
   explicit AgentSource(const Config& config) : socket_(config.agent.socket) {}
 
+  // The agent's view, asked for at every call. The request names the tag of the last view
+  // this source built; while the agent's view is still that one, it answers "unchanged" (an
+  // empty string) and the same snapshot serves again, unparsed: a rotation, a retirement or
+  // the end of an overlap window changes the tag, so it is still seen at the next call.
   std::shared_ptr<const TokenView> view() override {
-    auto view = std::make_shared<TokenView>();
-    view->built_at = now();
-    view->valid_until = view->built_at;  // never reused: the next call asks again
+    std::shared_ptr<const TokenView> known;
+    std::string known_tag;
+    {
+      std::lock_guard lock(view_mutex_);
+      known = last_view_;
+      known_tag = last_tag_;
+    }
     auto fail = [&](const Error& e) {
       log_error(e.what());
+      auto view = std::make_shared<TokenView>();
+      view->built_at = now();
+      view->valid_until = view->built_at;
       view->unavailable = e;
       return view;
     };
     std::optional<std::string> text;
     try {
-      text = call(plain_, [](AgentConnection& c) { return c.text_extension(agent::kViewExtension); });
+      std::optional<std::string_view> argument;
+      if (!known_tag.empty()) argument = known_tag;
+      text = call_any(
+          [&](AgentConnection& c) { return c.text_extension(agent::kViewExtension, argument); });
     } catch (const Error& e) {
       return fail(e);
     }
@@ -72,12 +89,16 @@ class AgentSource final : public KeySource {
       return fail(agent_unavailable("the agent at " + socket_.string() +
                                     " serves no consumer this account is mapped to"));
     }
+    if (text->empty() && known) return known;
     BrokerView broker;
     try {
       broker = parse_broker_view(*text);
     } catch (const Error& e) {
       return fail(e);
     }
+    auto view = std::make_shared<TokenView>();
+    view->built_at = now();
+    view->valid_until = view->built_at;  // never reused by time: the next call asks again
     for (SlotRole role : {SlotRole::current, SlotRole::overlap}) {
       const KeyRecord* key = role == SlotRole::current ? broker.current_key() : broker.overlap_key();
       if (!key) continue;
@@ -85,6 +106,9 @@ class AgentSource final : public KeySource {
       slot.key = *key;
       slot.objects = build_key_objects(*key, role, handles_);
     }
+    std::lock_guard lock(view_mutex_);
+    last_view_ = view;
+    last_tag_ = broker.tag;
     return view;
   }
 
@@ -95,8 +119,26 @@ class AgentSource final : public KeySource {
     if (pin && !pin->empty()) {
       secret.emplace(std::string(reinterpret_cast<const char*>(pin->data()), pin->size()));
     }
-    auto connection = std::make_unique<AgentConnection>(socket_);
-    std::string consumer = log_in(*connection, secret, CKR_PIN_INCORRECT);
+    // The connection that answered the views so far logs in, rather than a new one: a cold
+    // process then opens one connection in all. One the agent closed since is replaced.
+    std::unique_ptr<AgentConnection> connection;
+    std::string consumer;
+    for (int attempt = 0;; ++attempt) {
+      Lease lease = take(plain_);
+      try {
+        consumer = log_in(*lease.connection, secret, CKR_PIN_INCORRECT);
+        connection = std::move(lease.connection);
+        break;
+      } catch (const Error& e) {
+        if (e.rv() == CKR_PIN_INCORRECT) {
+          give_back(plain_, std::move(lease));  // refused, and still usable for views
+          throw;
+        }
+        if (e.rv() != CKR_DEVICE_REMOVED || !lease.reused || attempt > 0) throw;
+        std::lock_guard lock(plain_.mutex);
+        plain_.idle.clear();
+      }
+    }
     Pool& pool = slots_[static_cast<std::size_t>(slot)];
     std::lock_guard lock(pool.mutex);
     ++pool.generation;
@@ -207,10 +249,41 @@ class AgentSource final : public KeySource {
     }
   }
 
+  // Runs a request that any connection may carry (a view): on an idle one of whichever pool
+  // has one, logged in or not, else on a new connection that is not logged in.
+  template <typename Request>
+  std::invoke_result_t<Request, AgentConnection&> call_any(Request request) {
+    for (Pool* pool : {&slots_[0], &slots_[1]}) {
+      Lease lease;
+      {
+        std::lock_guard lock(pool->mutex);
+        if (pool->idle.empty()) continue;
+        lease.generation = pool->generation;
+        lease.connection = std::move(pool->idle.back());
+        pool->idle.pop_back();
+        lease.reused = true;
+      }
+      try {
+        auto result = request(*lease.connection);
+        give_back(*pool, std::move(lease));
+        return result;
+      } catch (const Error& e) {
+        // The agent closed it (restarted, idle timeout): every idle one of this pool is stale.
+        if (e.rv() != CKR_DEVICE_REMOVED) throw;
+        std::lock_guard lock(pool->mutex);
+        pool->idle.clear();
+      }
+    }
+    return call(plain_, std::move(request));
+  }
+
   fs::path socket_;
   HandleRegistry handles_;
-  Pool plain_;     // not logged in: views
-  Pool slots_[2];  // per slot, logged in as that slot is
+  Pool plain_;             // not logged in: views before a login
+  Pool slots_[2];          // per slot, logged in as that slot is: its signatures, and views
+  std::mutex view_mutex_;  // guards the two below
+  std::shared_ptr<const TokenView> last_view_;  // the last view built from a full answer
+  std::string last_tag_;                        // its tag ("" if the agent gave none)
 };
 
 }  // namespace

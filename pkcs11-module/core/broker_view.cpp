@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/text.h"
 
@@ -134,18 +135,29 @@ KeyRecord parse_key(const json::value& value, std::size_t index) {
 
 }  // namespace
 
-std::string broker_view_json(const BrokerView& view) {
+BrokerViewText broker_view_text(const BrokerView& view) {
   json::array keys;
   for (const KeyRecord& key : view.ledger.keys) keys.push_back(key_json(key));
   auto slot = [](const std::optional<Fingerprint>& f) { return f ? json::value(f->hex()) : json::value(nullptr); };
   json::object out{{"token_label", view.ledger.token_label},
-                   {"time", time_text(view.time)},
                    {"ledger", json::object{{"records", view.ledger.records}, {"head", view.ledger.head_hash}}},
                    {"current", slot(view.current)},
                    {"overlap", slot(view.overlap)},
                    {"keys", std::move(keys)}};
-  return json::serialize(out);
+  BrokerViewText text{json::serialize(out), {}};
+  text.tag = hex_encode(sha256(as_bytes(text.body)));
+  return text;
 }
+
+std::string broker_view_json(const BrokerViewText& text, TimePoint time) {
+  // The body is a serialized JSON object, so it ends in '}': the two fields go in before it.
+  std::string out(text.body, 0, text.body.size() - 1);
+  out += ",\"time\":" + json::serialize(json::string(time_text(time)));
+  out += ",\"tag\":" + json::serialize(json::string(text.tag)) + "}";
+  return out;
+}
+
+std::string broker_view_json(const BrokerView& view) { return broker_view_json(broker_view_text(view), view.time); }
 
 BrokerView parse_broker_view(std::string_view text) {
   json::error_code ec;
@@ -171,6 +183,11 @@ BrokerView parse_broker_view(std::string_view text) {
     if (slot && !view.ledger.find(*slot)) bad("a slot names key " + slot->hex() + ", which it does not list");
   }
   if (view.current && view.current == view.overlap) bad("one key in both slots");
+  if (top.find("tag")) {
+    view.tag = top.text("tag", 64);
+    bool hex = view.tag.size() == 64 && view.tag.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) bad("view.tag is not 64 lowercase hex digits");
+  }
   return view;
 }
 

@@ -21,17 +21,32 @@ struct BrokerView {
   // window is open. Each names a key of `ledger.keys`.
   std::optional<Fingerprint> current;
   std::optional<Fingerprint> overlap;
+  // Names everything above but `time` (broker_view_text): a client that sends it back in its
+  // next view@ request is answered "unchanged" while it still names the agent's view. Empty in
+  // an answer from an agent that gives none.
+  std::string tag;
 
   const KeyRecord* current_key() const { return current ? ledger.find(*current) : nullptr; }
   const KeyRecord* overlap_key() const { return overlap ? ledger.find(*overlap) : nullptr; }
 };
 
-// The JSON text the agent sends (one line).
+// A view's JSON object without its time, and its tag: the hex SHA-256 of that text, so two
+// views have one tag exactly when they show the same thing (an agent restarted since shows
+// the same tag for the same view). The agent keeps it until its view changes.
+struct BrokerViewText {
+  std::string body;
+  std::string tag;
+};
+BrokerViewText broker_view_text(const BrokerView& view);
+
+// The JSON text the agent sends (one line): the body with `time` and `tag` added.
+std::string broker_view_json(const BrokerViewText& text, TimePoint time);
 std::string broker_view_json(const BrokerView& view);
 
 // Reads the agent's answer as hostile input: every field typed and bounded, every text by
 // core/text.h's rule, every fingerprint the SHA-256 of its public key, every time RFC 3339,
-// current and overlap naming keys it lists. Throws Error(CKR_DEVICE_ERROR) naming the field.
+// current and overlap naming keys it lists, the tag (if any) 64 lowercase hex digits. Throws
+// Error(CKR_DEVICE_ERROR) naming the field.
 BrokerView parse_broker_view(std::string_view json);
 
 }  // namespace brokerkey

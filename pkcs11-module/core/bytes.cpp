@@ -1,7 +1,10 @@
 #include "core/bytes.h"
 
+// SHA-256 through OpenSSL's one-shot low-level interface (below), which 3.0 marks deprecated.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "core/error.h"
 
@@ -121,7 +124,26 @@ std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteView data) {
 }
 }  // namespace
 
-Sha256 sha256(ByteView data) { return digest<32>(EVP_sha256(), data); }
+// SHA-256 is the one hash every brokerkey process needs (fingerprints, the ledger's chain, the
+// view's keys), and often the only use of OpenSSL in it: the module in client mode and the
+// keytool's read commands check fingerprints and nothing else. Through EVP the first digest
+// starts OpenSSL's provider machinery in the process (its configuration file, the default
+// provider, the algorithm store): about 0.8 ms, the largest single cost of a client's cold
+// start in client mode (docs/PERFORMANCE.md, session 5), and paid by the host process (ssh,
+// pkcs11-tool) that loaded the module. The low-level context computes the same function with
+// the same code and starts nothing. Deprecated in OpenSSL 3.0, still in every 3.x; nothing
+// here needs a provider's choice of implementation (the value is the value).
+Sha256 sha256(ByteView data) {
+  Sha256 out{};
+  SHA256_CTX context;
+  if (SHA256_Init(&context) != 1 || SHA256_Update(&context, data.data(), data.size()) != 1 ||
+      SHA256_Final(out.data(), &context) != 1) {
+    OPENSSL_cleanse(&context, sizeof context);
+    throw crypto_failed("SHA-256 failed");
+  }
+  OPENSSL_cleanse(&context, sizeof context);
+  return out;
+}
 std::array<std::uint8_t, 64> sha512(ByteView data) { return digest<64>(EVP_sha512(), data); }
 
 WipeOnExit::~WipeOnExit() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }

@@ -96,12 +96,16 @@ std::string ssh_fingerprint(const PublicKey& key) {
 }
 
 Bytes spki_der(const PublicKey& key) {
-  EvpPkeyPtr pkey = evp_public_key(key);
-  unsigned char* der = nullptr;
-  int length = i2d_PUBKEY(pkey.get(), &der);
-  if (length <= 0) throw crypto_failed("cannot encode SubjectPublicKeyInfo");
-  Bytes out(der, der + length);
-  OPENSSL_free(der);
+  // RFC 8410 section 4: for Ed25519 the DER is one fixed 12-byte header (SEQUENCE { SEQUENCE {
+  // OID 1.3.101.112 }, BIT STRING of 33 bytes, no unused bits }) and the 32 raw bytes, so it is
+  // written directly, like ec_point_der. Through OpenSSL (EVP_PKEY, i2d_PUBKEY) the module's
+  // objects would start OpenSSL's providers in every client process for 44 constant-shaped
+  // bytes (docs/PERFORMANCE.md, session 5); ed25519_test checks both give the same bytes.
+  static constexpr std::uint8_t kHeader[] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                             0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+  Bytes out(sizeof kHeader + key.raw.size());
+  std::copy(std::begin(kHeader), std::end(kHeader), out.begin());
+  std::copy(key.raw.begin(), key.raw.end(), out.begin() + sizeof kHeader);
   return out;
 }
 

@@ -186,6 +186,60 @@ BOOST_FIXTURE_TEST_CASE(extensions, AgentFixture) {
              extension_failure_message());
 }
 
+// view@brokerkey.org with the tag of the view a client holds: "unchanged" (an empty string)
+// exactly while the agent's view is still that one. A rotation, a revocation or any other
+// ledger change gives a full answer with a new tag at the next request; a time changes nothing.
+BOOST_FIXTURE_TEST_CASE(a_view_named_by_its_tag_is_answered_unchanged_until_it_changes, AgentFixture) {
+  auto ask = [&](std::string_view tag) -> std::optional<std::string> {
+    WireWriter contents;
+    contents.string(tag);
+    Bytes answer = service.handle(ExtensionRequest{std::string(kViewExtension), contents.take()}, self());
+    if (answer == extension_failure_message()) return std::nullopt;
+    WireReader in(answer);
+    BOOST_REQUIRE(in.byte() == SSH_AGENT_EXTENSION_RESPONSE);
+    BOOST_REQUIRE(in.text() == kViewExtension);
+    std::string text(in.text());
+    in.expect_end("view answer");
+    return text;
+  };
+  BrokerView first = parse_broker_view(boost::json::serialize(extension(kViewExtension)));
+  BOOST_REQUIRE(first.tag.size() == 64u);
+  BOOST_TEST(first.tag == broker_view_text(first).tag);  // the tag names what the answer shows
+  BOOST_TEST((ask(first.tag) == std::optional<std::string>("")));
+  BOOST_TEST((ask(first.tag) == std::optional<std::string>("")));
+  // Another tag (an older view, another agent's, nonsense) gets the whole view.
+  std::string other = first.tag;
+  other[0] = other[0] == '0' ? '1' : '0';
+  for (std::string_view tag : {std::string_view(other), std::string_view("x")}) {
+    auto full = ask(tag);
+    BOOST_REQUIRE(full);
+    BOOST_TEST(parse_broker_view(*full).tag == first.tag);
+  }
+  // More than a tag's length, or contents that are not one string, are refused.
+  BOOST_TEST(!ask(std::string(65, 'a')));
+  Bytes two_strings = WireWriter().string(first.tag).string(first.tag).take();
+  BOOST_TEST(service.handle(ExtensionRequest{std::string(kViewExtension), two_strings}, self()) ==
+             extension_failure_message());
+
+  broker.keytool("rotate");
+  auto rotated = ask(first.tag);
+  BOOST_REQUIRE(rotated);
+  BOOST_REQUIRE(!rotated->empty());
+  BrokerView second = parse_broker_view(*rotated);
+  BOOST_TEST(second.tag != first.tag);
+  BOOST_REQUIRE(second.overlap);
+  BOOST_TEST(second.overlap->hex() == first.current->hex());
+  BOOST_TEST((ask(second.tag) == std::optional<std::string>("")));
+
+  broker.keytool("revoke " + broker.fingerprint() + " --reason test");
+  auto revoked = ask(second.tag);
+  BOOST_REQUIRE(revoked);
+  BOOST_REQUIRE(!revoked->empty());
+  BrokerView third = parse_broker_view(*revoked);
+  BOOST_TEST(third.tag != second.tag);
+  BOOST_TEST(!third.current);
+}
+
 BOOST_FIXTURE_TEST_CASE(the_rate_limit_holds, AgentFixture) {
   broker.keytool("consumer set me --rate 3/1h");
   Bytes blob = current_blob();

@@ -225,6 +225,54 @@ BOOST_FIXTURE_TEST_CASE(refusals_rotation_and_revocation, Fixture) {
   BOOST_TEST(std::string(reinterpret_cast<char*>(after.serialNumber), 16) == old_fingerprint.substr(0, 16));
 }
 
+// Unix-domain and other sockets this process holds open.
+int open_sockets() {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    fs::path target = fs::read_symlink(entry.path(), error);
+    if (!error && target.string().rfind("socket:", 0) == 0) ++count;
+  }
+  return count;
+}
+
+// A process that signs once uses one connection: C_Login logs in the connection the views
+// went over, and later views share the logged-in one. Views the agent answers "unchanged"
+// (its view still has the tag of the module's last one) still show a rotation at the very
+// next call.
+BOOST_FIXTURE_TEST_CASE(one_connection_and_unchanged_views_until_a_rotation, Fixture) {
+  CK_SESSION_HANDLE session = module.open_session("");
+  int after_first_view = open_sockets();
+  BOOST_REQUIRE(login(session, "") == CKR_OK);
+  CK_OBJECT_HANDLE key = module.find_one(session, CKO_PRIVATE_KEY);
+  BOOST_TEST(signs(session, key, "on the connection the views used"));
+  CK_TOKEN_INFO token{};
+  std::string serial;
+  for (int call = 0; call < 3; ++call) {
+    BOOST_REQUIRE(module->C_GetTokenInfo(0, &token) == CKR_OK);
+    std::string now_serial(reinterpret_cast<char*>(token.serialNumber), 16);
+    if (call > 0) BOOST_TEST(now_serial == serial);
+    serial = now_serial;
+  }
+  BOOST_TEST(open_sockets() == after_first_view);
+
+  broker.keytool("rotate");
+  BOOST_REQUIRE(module->C_GetTokenInfo(0, &token) == CKR_OK);
+  BOOST_TEST(std::string(reinterpret_cast<char*>(token.serialNumber), 16) != serial);
+  EXPECT_RV(module->C_SignInit(session, &eddsa, key), CKR_KEY_HANDLE_INVALID);
+  CK_OBJECT_HANDLE new_key = module.find_one(session, CKO_PRIVATE_KEY);
+  BOOST_TEST(new_key != key);
+  BOOST_TEST(signs(session, new_key, "with the new key, on the same connection"));
+  BOOST_TEST(open_sockets() == after_first_view);
+  // Logged out, the slot's connections are closed; views open a new, plain one.
+  BOOST_REQUIRE(module->C_Logout(session) == CKR_OK);
+  BOOST_REQUIRE(module->C_GetTokenInfo(0, &token) == CKR_OK);
+  BOOST_TEST(open_sockets() == after_first_view);
+  BOOST_REQUIRE(login(session, "") == CKR_OK);
+  BOOST_TEST(signs(session, new_key, "logged in again"));
+  BOOST_TEST(open_sockets() == after_first_view);
+}
+
 // After fork() the child sees CKR_CRYPTOKI_NOT_INITIALIZED, then initialises and signs on its
 // own connections while the parent signs on its own at the same time: a shared connection
 // would interleave the two processes' requests and answers.

@@ -153,3 +153,44 @@ BOOST_AUTO_TEST_CASE(key_fields) {
           [](json::object& v) { first_key(v)["certificates"] = json::array(257, json::string("MAMCAQE=")); },
           "keys[0].certificates");
 }
+
+// The tag names everything a view shows but its time: the same view at another time has the
+// same tag; another slot, key, time of a key, certificate, label or ledger head has another.
+BOOST_AUTO_TEST_CASE(the_tag_names_the_view_but_its_time) {
+  BrokerView view = two_keys();
+  std::string tag = broker_view_text(view).tag;
+  BOOST_TEST(tag.size() == 64u);
+  BrokerView read = parse_broker_view(broker_view_json(view));
+  BOOST_TEST(read.tag == tag);
+  BOOST_TEST(broker_view_text(read).tag == tag);
+  view.time += std::chrono::hours(24 * 300);
+  BOOST_TEST(broker_view_text(view).tag == tag);
+  BOOST_TEST(parse_broker_view(broker_view_json(view)).tag == tag);
+
+  std::vector<std::pair<std::string, std::function<void(BrokerView&)>>> changes{
+      {"the overlap window ended", [](BrokerView& v) { v.overlap.reset(); }},
+      {"no current key", [](BrokerView& v) { v.current.reset(); }},
+      {"a key revoked", [](BrokerView& v) { v.ledger.keys[1].revoked_at = v.time; }},
+      {"a certificate issued", [](BrokerView& v) { v.ledger.keys[1].certificates.push_back({0x30, 0x00}); }},
+      {"another ledger head", [](BrokerView& v) { v.ledger.head_hash = std::string(64, 'b'); }},
+      {"another token label", [](BrokerView& v) { v.ledger.token_label = "other"; }},
+  };
+  for (auto& [what, change] : changes) {
+    BrokerView changed = two_keys();
+    change(changed);
+    BOOST_TEST(broker_view_text(changed).tag != tag, what);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_tag_is_64_lowercase_hex_digits) {
+  std::string tag = broker_view_text(two_keys()).tag;
+  refused("tag a number", [](json::object& v) { v["tag"] = 5; }, "view.tag is not a string");
+  refused("tag too short", [&](json::object& v) { v["tag"] = tag.substr(1); }, "view.tag");
+  refused("tag too long", [&](json::object& v) { v["tag"] = tag + "0"; }, "view.tag");
+  refused("tag upper case", [](json::object& v) { v["tag"] = std::string(64, 'A'); }, "view.tag");
+  refused("tag not hex", [](json::object& v) { v["tag"] = std::string(64, 'g'); }, "view.tag");
+  // An agent that gives no tag (an older one) is still read; its views are then not cached.
+  json::object untagged = good();
+  untagged.erase("tag");
+  BOOST_TEST(parse_broker_view(json::serialize(untagged)).tag.empty());
+}

@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE ed25519
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <boost/test/unit_test.hpp>
 
@@ -94,4 +95,23 @@ BOOST_AUTO_TEST_CASE(pem_and_spki_carry_the_same_key) {
   Bytes der = spki_der(key);
   BOOST_TEST(der.size() == 44u);  // 12-byte Ed25519 SPKI header + 32
   BOOST_TEST(std::equal(key.raw.begin(), key.raw.end(), der.end() - 32));
+  // spki_der writes RFC 8410's fixed header itself: it must be what OpenSSL encodes, and what
+  // OpenSSL reads back as this key.
+  EVP_PKEY* pkey =
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, key.raw.data(), key.raw.size());
+  BOOST_TEST_REQUIRE(pkey != nullptr);
+  unsigned char* openssl_der = nullptr;
+  int length = i2d_PUBKEY(pkey, &openssl_der);
+  BOOST_TEST_REQUIRE(length > 0);
+  BOOST_TEST(Bytes(openssl_der, openssl_der + length) == der);
+  OPENSSL_free(openssl_der);
+  EVP_PKEY_free(pkey);
+  const unsigned char* in = der.data();
+  EVP_PKEY* read = d2i_PUBKEY(nullptr, &in, static_cast<long>(der.size()));
+  BOOST_TEST_REQUIRE(read != nullptr);
+  unsigned char raw[32];
+  std::size_t raw_length = sizeof raw;
+  BOOST_TEST(EVP_PKEY_get_raw_public_key(read, raw, &raw_length) == 1);
+  BOOST_TEST(std::equal(key.raw.begin(), key.raw.end(), raw));
+  EVP_PKEY_free(read);
 }
