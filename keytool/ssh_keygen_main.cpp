@@ -4,9 +4,9 @@
 //   -Y sign -n NAMESPACE -f KEY [-U] [-q] [-O hashalg=sha512] [FILE ...|-]
 //        KEY a PKCS#11 URI, or a public key file whose comment is one (what git writes for
 //        user.signingkey's key:: literal, or for the key gpg.ssh.defaultKeyCommand printed);
-//        or a public key file holding the key brokerkey-agent lists. With an agent configured (git_agent.h) every one of these
-//        is signed through the agent with AgentConnection (a URI must name its current key),
-//        else through the module.
+//        or a public key file holding the key brokerkey-agent lists. With an agent
+//        configured (git_agent.h) every one of these is signed through the agent with
+//        AgentConnection (a URI must name its current key), else through the module.
 //   -l -f URI [-E sha256]   the key's fingerprint line, in ssh-keygen's format
 //   -y -f URI               the key's public key line, its comment the URI (for
 //                           gpg.ssh.defaultKeyCommand, so git push --signed works too)
