@@ -4,9 +4,10 @@
 #   with and without the signing log; a cold process's C_Initialize + first signature;
 #   signing through brokerkey-agent (1, 2 and 8 clients, each its own connection) vs the
 #   backend directly with as many threads, with the signing log on (durable, group commit)
-#   and off; git commit -S through the module and through the agent vs with an ssh key file;
-#   the module in client mode (over the agent: a cold process, and 1, 2 and 8 threads) vs
-#   SoftHSM directly; ledger verification rate.
+#   and off; git commit -S through the module and through the agent vs with an ssh key file,
+#   and through the drop-ins with only a client configuration (ssh and x509 formats); the
+#   module in client mode (over the agent: a cold process, and 1, 2 and 8 threads) vs SoftHSM
+#   directly; ledger verification rate.
 # Usage: bash bench/run.sh [BUILD_DIR] [SECONDS_PER_RUN]     (after cmake --build BUILD_DIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,8 +91,9 @@ cm=$(awk -v s="$cm" 'BEGIN{print s/2}'); cb=$(awk -v s="$cb" 'BEGIN{print s/2}')
 printf '%-46s %14s %14s %8s\n' "cold process: init + 1st signature (ms)" "$cm" "$cb" "$(ratio "$cm" "$cb")"
 
 # brokerkey-agent, once with the broker's configuration (signing log on) and once without
-# signing_log; this account is its consumer, allowed git signatures at an unbounded rate.
-"$BIN/brokerkey" consumer add agentbench --uid "$(id -u)" --allow sshsig:git --rate 1000000/1s >/dev/null
+# signing_log; this account is its consumer, allowed git signatures (ssh and x509 formats) at an
+# unbounded rate.
+"$BIN/brokerkey" consumer add agentbench --uid "$(id -u)" --allow sshsig:git,cms --rate 1000000/1s >/dev/null
 mkdir -m 0700 "$WORK/run"
 start_agent() {  # CONF SOCKET
   "$BIN/brokerkey-agent" --config "$1" --socket "$2" 2>>"$WORK/agent.log" &
@@ -176,6 +178,31 @@ ga=$(awk -v s="$ga" 'BEGIN{print s/2}'); gn=$(awk -v s="$gn" 'BEGIN{print s/2}')
 printf '%-46s %14s %14s %8s\n' "git commit -S, module (ms per commit)" "$gb" "$gf" "$(ratio "$gb" "$gf")"
 printf '%-46s %14s %14s %8s\n' "git commit -S, agent, log on (ms per commit)" "$ga" "$gf" "$(ratio "$ga" "$gf")"
 printf '%-46s %14s %14s %8s\n' "git commit -S, agent, log off (ms per commit)" "$gn" "$gf" "$(ratio "$gn" "$gf")"
+
+# git commit -S in client mode: this account as a consumer with only a client configuration
+# (brokerkey client-config) naming the agent above (signing log on), git configured by
+# brokerkey git-config, signing through brokerkey-ssh-keygen and brokerkey-gpgsm (x509: a
+# certificate for the key first), vs the ssh key file; alternated three times.
+"$BIN/brokerkey" cert --pin-file "$HOME/.config/brokerkey/git.pin" --subject "CN=bench" >/dev/null 2>&1
+"$BIN/brokerkey" client-config --socket "$WORK/run/log.sock" > "$WORK/client.conf"
+chmod 600 "$WORK/client.conf"
+for repo in client-ssh-repo client-x509-repo; do
+  git init -q "$WORK/$repo"
+  git -C "$WORK/$repo" config user.name bench && git -C "$WORK/$repo" config user.email bench@example
+done
+(cd "$WORK/client-ssh-repo" && export BROKERKEY_CONF=$WORK/client.conf &&
+  eval "$("$BIN/brokerkey" git-config --allowed-signers "$WORK/client-allowed-signers")")
+(cd "$WORK/client-x509-repo" && export BROKERKEY_CONF=$WORK/client.conf &&
+  eval "$("$BIN/brokerkey" git-config --format x509)")
+cf=0; cs=0; cx=0
+for _ in 1 2 3; do
+  x=$(commits "$WORK/file-repo"); cf=$(awk -v s="$cf" -v x="$x" 'BEGIN{print s+x}')
+  x=$(BROKERKEY_CONF=$WORK/client.conf commits "$WORK/client-ssh-repo"); cs=$(awk -v s="$cs" -v x="$x" 'BEGIN{print s+x}')
+  x=$(BROKERKEY_CONF=$WORK/client.conf commits "$WORK/client-x509-repo"); cx=$(awk -v s="$cx" -v x="$x" 'BEGIN{print s+x}')
+done
+cf=$(awk -v s="$cf" 'BEGIN{printf "%.1f", s/3}'); cs=$(awk -v s="$cs" 'BEGIN{printf "%.1f", s/3}'); cx=$(awk -v s="$cx" 'BEGIN{printf "%.1f", s/3}')
+printf '%-46s %14s %14s %8s\n' "git commit -S, client mode, ssh drop-in (ms per commit)" "$cs" "$cf" "$(ratio "$cs" "$cf")"
+printf '%-46s %14s %14s %8s\n' "git commit -S, client mode, x509 drop-in (ms per commit)" "$cx" "$cf" "$(ratio "$cx" "$cf")"
 
 printf '%-46s %14s\n' "ledger verification (records/s, 10000 records)" "$("$BIN/brokerkey-bench" ledger 10000)"
 # The disk's cost of one durable append, which bounds every signing-log figure above.

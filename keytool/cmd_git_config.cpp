@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "core/config.h"
+#include "core/ed25519.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "core/uri.h"
@@ -110,13 +111,18 @@ int print_client_config(const cli::Args& args, const BrokerState& broker, const 
               << "git config " << scope << "user.signingkey "
               << shell_quoted(key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY)) << "\n";
   } else {
-    // git asks defaultKeyCommand for the key each time (the agent's current key), writes it to
-    // a file and hands that to brokerkey-ssh-keygen, which signs through the agent.
+    // user.signingkey is git's key:: literal: the current public key, commented with the URI
+    // that names the key by token and label. git hands the literal to brokerkey-ssh-keygen in a
+    // key file; the drop-in signs with the key the URI names now (the agent's current key), so
+    // a rotation changes nothing here, and git starts no other process per signature (no
+    // gpg.ssh.defaultKeyCommand). The key part is what git fingerprints, with the system
+    // ssh-keygen, for a push certificate's pusher line (git push --signed).
+    std::string literal = "key::" + ssh_public_key_line(key.public_key, key_uri(broker.config.token_label, key.label,
+                                                                                 CKO_PRIVATE_KEY));
     std::cout << "git config " << scope << "gpg.ssh.program "
               << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n"
-              << "git config " << scope << "gpg.ssh.defaultKeyCommand "
-              << shell_quoted(shell_quoted(beside_this_program("brokerkey").string()) + " pubkey") << "\n"
-              << "git config " << scope << "--unset-all user.signingkey || :  # it would win over defaultKeyCommand\n";
+              << "git config " << scope << "user.signingkey " << shell_quoted(literal) << "\n"
+              << "git config " << scope << "--unset-all gpg.ssh.defaultKeyCommand || :  # unused with user.signingkey\n";
   }
   std::cout << "git config " << scope << "commit.gpgsign true\n"
             << "git config " << scope << "tag.gpgsign true\n";
@@ -207,7 +213,12 @@ const Command kGitConfigCommand{
     "no broker file; stock ssh-add names the key and stock ssh-keygen signs, the agent decides\n"
     "by the account git runs as, and a rotation changes nothing.\n"
     "With a client configuration (brokerkey client-config), both formats sign through the\n"
-    "agent it names: no PIN file, no broker file, no --consumer (the agent knows the account).\n\n"
+    "agent it names: no PIN file, no broker file, no --consumer (the agent knows the account).\n"
+    "In ssh format user.signingkey is then git's key:: literal of the current public key,\n"
+    "commented with the key's PKCS#11 URI by token and label: brokerkey-ssh-keygen signs with\n"
+    "the key that URI names at each signature, so a rotation changes nothing, and git runs no\n"
+    "key command per signature. After a rotation a signed push's pusher line keeps naming the\n"
+    "key the configuration was written with, until it is written again.\n\n"
     "  --format ssh|x509        ssh (default) signs through brokerkey-ssh-keygen and verifies\n"
     "                           with stock ssh-keygen against an allowed-signers file from the\n"
     "                           ledger; x509 signs CMS through brokerkey-gpgsm (the key needs a\n"

@@ -57,19 +57,19 @@ std::optional<std::string> git_configured_agent() {
 
 namespace brokerkey {
 
-std::optional<fs::path> configured_agent() {
-  if (auto agent = git_configured_agent()) return fs::path(*agent);
-  fs::path located;
-  try {
-    located = locate_config();
-  } catch (const Error&) {
-    return std::nullopt;  // no configuration at all: embedded, as the module finds it
-  }
+std::optional<fs::path> client_config_agent() {
+  std::optional<fs::path> located = find_config();
   std::error_code ec;
-  if (!fs::exists(located, ec)) return std::nullopt;
-  Config config = load_config(located);
+  if (!located || !fs::exists(*located, ec)) return std::nullopt;  // none: embedded, as the module finds it
+  Config config = load_config(*located);
   if (config.mode != ConfigMode::client) return std::nullopt;
   return config.agent.socket;
+}
+
+std::optional<fs::path> configured_agent() {
+  if (auto socket = client_config_agent()) return socket;
+  if (auto agent = git_configured_agent()) return fs::path(*agent);
+  return std::nullopt;
 }
 
 namespace {
@@ -120,9 +120,13 @@ std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (text.rfind("ssh-ed25519 ", 0) != 0 || text.find_first_of("\r\n") != std::string::npos) return std::nullopt;
-  std::size_t end = text.find(' ', 12);
-  std::optional<Bytes> blob = base64_decode(text.substr(12, end == std::string::npos ? std::string::npos : end - 12));
+  return ed25519_from_public_key_line(text);
+}
+
+std::optional<PublicKey> ed25519_from_public_key_line(std::string_view line) {
+  if (line.rfind("ssh-ed25519 ", 0) != 0 || line.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
+  std::size_t end = line.find(' ', 12);
+  std::optional<Bytes> blob = base64_decode(line.substr(12, end == std::string_view::npos ? std::string_view::npos : end - 12));
   if (!blob) return std::nullopt;
   return ed25519_from_ssh_blob(*blob);
 }
@@ -163,7 +167,7 @@ Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView
   return out;
 }
 
-KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, bool signing) {
+AgentKey agent_key_named(AgentConnection& agent, std::string_view key_text, bool signing) {
   std::optional<KeyUri> uri;
   if (is_pkcs11_uri(key_text)) {
     uri = parse_key_uri(key_text);
@@ -172,7 +176,8 @@ KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, boo
     throw invalid_input("KEY '" + uri_for_display(key_text) +
                         "' is neither a PKCS#11 URI nor a 64-hex-digit broker key fingerprint");
   }
-  BrokerView view = ask_view(agent);
+  AgentKey found{ask_view(agent), {}};
+  const BrokerView& view = found.view;
   const KeyRecord* current = view.current_key();
   if (!current) throw not_found("brokerkey-agent at " + agent.socket().string() + " shows no current key");
   auto other = [&](const std::string& why) {
@@ -181,9 +186,10 @@ KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, boo
                          current->fingerprint.hex() + " only");
   };
   std::string fingerprint = current->fingerprint.hex();
+  found.key = *current;
   if (!uri) {
     if (key_text != fingerprint) throw other("names another key");
-    return *current;
+    return found;
   }
   if (uri->unrecognized) throw other("has an attribute brokerkey does not know, so it names nothing");
   if (uri->token && *uri->token != view.ledger.token_label) throw other("names token '" + *uri->token + "'");
@@ -192,7 +198,7 @@ KeyRecord agent_key_named(AgentConnection& agent, std::string_view key_text, boo
   if (uri->type && *uri->type != CKO_PRIVATE_KEY && (signing || *uri->type != CKO_PUBLIC_KEY)) {
     throw other(signing ? "names no private key" : "names no key");
   }
-  return *current;
+  return found;
 }
 
 void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri) {

@@ -235,7 +235,7 @@ int sign_through_module(const Request& request, const StatusChannel& status, con
 int sign_through_agent(const Request& request, const StatusChannel& status, const std::string& content,
                        const fs::path& socket) {
   AgentConnection agent(socket);
-  KeyRecord key = agent_key_named(agent, request.key, true);
+  KeyRecord key = agent_key_named(agent, request.key, true).key;
   if (key.certificates.empty()) {
     throw not_found("the key " + key.label +
                     " has no certificate: the broker's operator issues one with 'brokerkey cert --pin-file FILE'");

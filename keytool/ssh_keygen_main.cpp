@@ -3,10 +3,10 @@
 // operand as OpenSSH's own getopt does), and it answers what needs the broker key:
 //   -Y sign -n NAMESPACE -f KEY [-U] [-q] [-O hashalg=sha512] [FILE ...|-]
 //        KEY a PKCS#11 URI, or a public key file whose comment is one (what git writes for
-//        the key that gpg.ssh.defaultKeyCommand printed); or a public key file holding the
-//        key brokerkey-agent lists. With an agent configured (git_agent.h) every one of these
-//        is signed through the agent with AgentConnection (a URI must name its current key),
-//        else through the module.
+//        user.signingkey's key:: literal, or for the key gpg.ssh.defaultKeyCommand printed);
+//        or a public key file holding the key brokerkey-agent lists. With an agent
+//        configured (git_agent.h) every one of these is signed through the agent with
+//        AgentConnection (a URI must name its current key), else through the module.
 //   -l -f URI [-E sha256]   the key's fingerprint line, in ssh-keygen's format
 //   -y -f URI               the key's public key line, its comment the URI (for
 //                           gpg.ssh.defaultKeyCommand, so git push --signed works too)
@@ -166,35 +166,47 @@ int sign_files(const SignRequest& request, const PublicKey& key, const std::func
     }
     fs::path output = file + ".sig";
     fs::remove(output);
-    write_new_file(output, armored, fs::perms::owner_read | fs::perms::owner_write |
-                                        fs::perms::group_read | fs::perms::others_read);
+    // Not fsynced, as ssh-keygen does not: git reads FILE.sig at once and deletes it.
+    write_new_file(output, armored,
+                   fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read,
+                   Durable::no);
     if (!request.quiet) std::cerr << "Write signature to " << output.string() << "\n";
   }
   return 0;
 }
 
-// ssh-keygen -Y sign through the module. `expected_key`: the public key line the key file
-// named, which the URI's key must be (else the key rotated since git asked for it).
+// ssh-keygen -Y sign by a URI. `key_line`: the public key line of the key file that named the
+// URI (git's copy of user.signingkey, or of what gpg.ssh.defaultKeyCommand printed).
 // With an agent configured (git_agent.h) the URI must name the agent's current key, and the
-// agent signs: the module is not loaded.
-int sign(const Invocation& invocation, const std::string& uri_text, const std::optional<std::string>& expected_key) {
+// agent signs: the module is not loaded. The URI is what names the key, so a configuration
+// keeps signing across rotations; the file's key (what git fingerprints for a push
+// certificate) must still be a key of the broker's ledger: the current key, or one the
+// configuration was written with before a rotation.
+// Through the module the file's key must be the URI's key (else the key rotated since
+// defaultKeyCommand printed it: git asks again at the next signature).
+int sign(const Invocation& invocation, const std::string& uri_text, const std::optional<std::string>& key_line) {
   SignRequest request = sign_request(invocation, true);
-  auto check_expected = [&](const PublicKey& key) {
-    if (expected_key && ssh_public_key_line(key, "") != *expected_key) {
-      throw invalid_input("the key file names " + uri_for_display(uri_text) +
-                          ", whose key is no longer the key in the file (rotated?); ask for the key again");
-    }
-  };
   if (auto socket = configured_agent()) {
     AgentConnection agent(*socket);
-    KeyRecord key = agent_key_named(agent, uri_text, true);
-    check_expected(key.public_key);
-    return sign_files(request, key.public_key, [&](ByteView data) { return agent_signature(agent, key.public_key, data); });
+    AgentKey named = agent_key_named(agent, uri_text, true);
+    if (key_line) {
+      std::optional<PublicKey> file_key = ed25519_from_public_key_line(*key_line);
+      if (!file_key || !named.view.ledger.find(fingerprint_of(*file_key))) {
+        throw invalid_input("the key file names " + uri_for_display(uri_text) +
+                            " but holds a key that is no key of the broker's ledger (brokerkey-agent at " +
+                            socket->string() + "); write it again with 'brokerkey git-config'");
+      }
+    }
+    const PublicKey key = named.key.public_key;
+    return sign_files(request, key, [&](ByteView data) { return agent_signature(agent, key, data); });
   }
   KeyUri uri = parse_key_uri(uri_text);
   Secret pin = pin_from_uri(uri);
   UriSigner signer(module_path(uri.module_path), uri, pin);
-  check_expected(signer.public_key());
+  if (key_line && ssh_public_key_line(signer.public_key(), "") != *key_line) {
+    throw invalid_input("the key file names " + uri_for_display(uri_text) +
+                        ", whose key is no longer the key in the file (rotated?); ask for the key again");
+  }
   return sign_files(request, signer.public_key(), [&](ByteView data) { return signer.sign(data); });
 }
 
@@ -203,7 +215,7 @@ int sign(const Invocation& invocation, const std::string& uri_text, const std::o
 UriPublicKey public_key_named(const KeyUri& uri, const std::string& uri_text) {
   if (auto socket = configured_agent()) {
     AgentConnection agent(*socket);
-    KeyRecord key = agent_key_named(agent, uri_text, false);
+    KeyRecord key = agent_key_named(agent, uri_text, false).key;
     return UriPublicKey{key.public_key, key.label};
   }
   return uri_public_key(module_path(uri.module_path), uri);
@@ -266,7 +278,18 @@ int print_public(const Invocation& invocation, const std::string& uri_text) {
 [[noreturn]] void hand_to_ssh_keygen(char** argv) {
   const char* program = std::getenv("BROKERKEY_SSH_KEYGEN");
   if (!program || !*program) program = "/usr/bin/ssh-keygen";
-  if (auto agent = git_configured_agent()) ::setenv("SSH_AUTH_SOCK", agent->c_str(), 1);
+  // git's brokerkey.agent ('brokerkey git-config --agent') is where the system ssh-keygen finds
+  // the key; with a client configuration it is not read (git_agent.h: the configuration wins),
+  // which keeps a `git config` process off every verification. A configuration that cannot be
+  // read is not this call's business: verification does not need it.
+  bool client = false;
+  try {
+    client = client_config_agent().has_value();
+  } catch (const Error&) {
+  }
+  if (!client) {
+    if (auto agent = git_configured_agent()) ::setenv("SSH_AUTH_SOCK", agent->c_str(), 1);
+  }
   argv[0] = const_cast<char*>(program);
   ::execv(program, argv);
   std::cerr << "brokerkey-ssh-keygen: cannot run " << program << ": " << std::strerror(errno) << "\n";
@@ -322,10 +345,13 @@ constexpr const char* kHelp =
     "when one is configured, see below): each FILE gets FILE.sig, an\n"
     "armored SSHSIG (FILE - or none: stdin to stdout). -l and -y print the URI's key as\n"
     "ssh-keygen would print a key file's. A sign request whose KEY is a public key file holding\n"
-    "the key brokerkey-agent lists is signed through the agent, when one is configured: git's\n"
-    "brokerkey.agent ('brokerkey git-config --agent'), else the socket of a client configuration\n"
-    "('brokerkey client-config'; found through $BROKERKEY_CONF, ~/.config/brokerkey/ or\n"
-    "/etc/brokerkey/). Every other call, verification included, goes\n"
+    "the key brokerkey-agent lists is signed through the agent, when one is configured: the\n"
+    "socket of a client configuration ('brokerkey client-config'; found through\n"
+    "$BROKERKEY_CONF, ~/.config/brokerkey/ or /etc/brokerkey/), else git's brokerkey.agent\n"
+    "('brokerkey git-config --agent'), which is not read when there is a client configuration.\n"
+    "Through the agent, a key file whose comment is a URI signs with the key the URI names now\n"
+    "(git's key:: literal written before a rotation keeps working); its key must be one the\n"
+    "broker's ledger has. Every other call, verification included, goes\n"
     "unchanged to the system ssh-keygen — with SSH_AUTH_SOCK set to git's brokerkey.agent when\n"
     "'brokerkey git-config --agent' configured one — and the options are read as ssh-keygen's\n"
     "getopt reads them, so a call means what it means to ssh-keygen. A PKCS#11 URI is never\n"

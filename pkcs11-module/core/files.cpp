@@ -55,14 +55,14 @@ std::string read_all(int fd, const fs::path& path) {
   return content;
 }
 
-void write_all(int fd, std::string_view content, const fs::path& path) {
+void write_all(int fd, std::string_view content, const fs::path& path, Durable durable = Durable::yes) {
   while (!content.empty()) {
     ssize_t n = ::write(fd, content.data(), content.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw file_error("cannot write " + errno_text(path));
     content.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (::fsync(fd) != 0) throw file_error("cannot fsync " + errno_text(path));
+  if (durable == Durable::yes && ::fsync(fd) != 0) throw file_error("cannot fsync " + errno_text(path));
 }
 
 void fsync_directory(const fs::path& dir) {
@@ -383,14 +383,14 @@ Secret read_secret_file(const fs::path& path) {
   return Secret(std::string(text));
 }
 
-void write_new_file(const fs::path& path, std::string_view content, fs::perms mode) {
+void write_new_file(const fs::path& path, std::string_view content, fs::perms mode, Durable durable) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                      static_cast<mode_t>(mode)));
   if (!fd) throw file_error("cannot create " + errno_text(path));
   if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {
     throw file_error("cannot chmod " + errno_text(path));
   }
-  write_all(fd.get(), content, path);
+  write_all(fd.get(), content, path, durable);
 }
 
 void replace_file(const fs::path& name, std::string_view content, fs::perms mode) {

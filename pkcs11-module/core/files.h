@@ -97,8 +97,12 @@ UniqueFd check_trusted_directory(const fs::path& path);
 TrustedFile open_trusted_in(int dir, const fs::path& directory, const std::string& name,
                             TrustedOpen how = TrustedOpen::read);
 
-// Creates a new file (never replaces one) with exactly `mode`, writes `content`, fsyncs.
-void write_new_file(const fs::path& path, std::string_view content, fs::perms mode);
+// Creates a new file (never replaces one) with exactly `mode`, writes `content`, and fsyncs
+// unless `durable` is Durable::no: an output its reader takes at once and that is worth
+// nothing after a crash (a drop-in's FILE.sig, which git reads and deletes, as ssh-keygen
+// writes it), where the fsync would only add a disk flush to every signature.
+enum class Durable { yes, no };
+void write_new_file(const fs::path& path, std::string_view content, fs::perms mode, Durable durable = Durable::yes);
 
 // Replaces `path` atomically: writes a temporary file beside it, fsyncs, renames over it,
 // fsyncs the directory. A crash leaves the old or the new content, never a mix. Through a

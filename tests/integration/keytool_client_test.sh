@@ -117,6 +117,11 @@ contains "from the brokerkey-agent at $SOCKET" "allowed-signers names its source
   fail "allowed-signers through the agent differs from the ledger's: $OUT"
 expect 0 "git-config (ssh)" -- as "$BROKERKEY" git-config --global --principal ci@acme.example
 SSH_CONFIG=$OUT
+# The key by git's key:: literal, commented with the URI that follows rotations; no
+# defaultKeyCommand, so git starts no process per signature but the drop-in.
+contains "user.signingkey 'key::$(cut -d' ' -f1,2 <<<"$OLD_PUB") pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private'" \
+  "ssh names the key by its public key and URI"
+contains "--unset-all gpg.ssh.defaultKeyCommand" "ssh unsets the key command"
 expect 0 "git-config --format x509" -- as "$BROKERKEY" git-config --format x509
 X509_CONFIG=$OUT
 contains "user.signingkey 'pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private'" "x509 names the key by URI"
@@ -129,7 +134,9 @@ expect 2 "git-config --consumer with a client configuration" -- as "$BROKERKEY" 
 one_line "--consumer refused"
 
 # git, ssh format: the configuration as printed (it also writes the allowed-signers file).
+as git config --global gpg.ssh.defaultKeyCommand "false"   # left by an older configuration
 as sh -c "$SSH_CONFIG" && pass || fail "the printed ssh configuration does not apply"
+expect 1 "no gpg.ssh.defaultKeyCommand once applied" -- as git config --global --get gpg.ssh.defaultKeyCommand
 as git config --global user.name "CI runner"
 as git config --global user.email ci@acme.example
 as git init -q "$WORK/home/ssh"
@@ -141,6 +148,35 @@ contains 'Good "git" signature for ci@acme.example with ED25519 key' "verify-com
 SSH_FIRST=$(in_ssh git rev-parse HEAD)
 expect 0 "git tag -s (ssh)" -- in_ssh git tag -s v1 -m "release 1"
 expect 0 "git verify-tag (ssh)" -- in_ssh git verify-tag v1
+OLD_SSH_FP=$(cut -d' ' -f1,2 <<<"$OLD_PUB" | ssh-keygen -lf - | awk '{print $2}')
+contains "$OLD_SSH_FP" "the tag signed by the current key"
+
+# git push --signed: git fingerprints user.signingkey's key with the system ssh-keygen for the
+# certificate's pusher line, and signs the certificate through the drop-in; the receiving side
+# checks it against allowed-signers.
+as git init -q --bare "$WORK/home/remote.git"
+as git -C "$WORK/home/remote.git" config receive.certNonceSeed "seed$s"
+as git -C "$WORK/home/remote.git" config gpg.ssh.allowedSignersFile "$WORK/home/.config/brokerkey/allowed_signers"
+as sh -c 'cat > "$HOME/remote.git/hooks/pre-receive" && chmod +x "$HOME/remote.git/hooks/pre-receive"' <<'HOOK'
+#!/bin/sh
+echo "status=$GIT_PUSH_CERT_STATUS nonce=$GIT_PUSH_CERT_NONCE_STATUS key=$GIT_PUSH_CERT_KEY" > "$GIT_DIR/push-cert-result"
+git cat-file blob "$GIT_PUSH_CERT" > "$GIT_DIR/push-cert"
+HOOK
+push_signed() {  # push_signed DESCRIPTION: a signed push of HEAD from the ssh repository
+  expect 0 "$1" -- in_ssh git push -q --signed "$WORK/home/remote.git" HEAD:refs/heads/main
+  PUSH_RESULT=$(cat "$WORK/home/remote.git/push-cert-result")
+  PUSH_CERT=$(cat "$WORK/home/remote.git/push-cert")
+}
+push_signed "git push --signed (ssh) through the agent"
+OUT=$PUSH_RESULT; contains "status=G nonce=OK key=$OLD_SSH_FP" "the push certificate verifies, with the nonce"
+OUT=$PUSH_CERT; contains "pusher $OLD_SSH_FP " "the certificate names the broker key's fingerprint"
+
+# A client configuration names the agent, and git's brokerkey.agent is not read then (it names
+# no socket here): the commit signs through the configuration's agent.
+in_ssh git config brokerkey.agent "$WORK/run/none.sock"
+expect 0 "git commit -S (ssh) with a client configuration and brokerkey.agent" -- in_ssh git commit -q -S --allow-empty -m "configuration first"
+expect 0 "it verifies" -- in_ssh git verify-commit HEAD
+in_ssh git config --unset brokerkey.agent
 
 # git, x509 format: a repository of its own, configured as printed.
 as git init -q "$WORK/home/x509"
@@ -184,7 +220,19 @@ for repo in ssh x509; do
   grep -q '\.config/brokerkey/brokerkey\.conf' "$WORK/trace-$repo" && pass || fail "strace ($repo) did not see the client configuration read"
   grep -F "$WORK/broker" "$WORK/trace-$repo" && fail "a commit ($repo) opened a broker file" || pass
   grep -E 'open.*(libbrokerkey-pkcs11|softhsm)' "$WORK/trace-$repo" && fail "a commit ($repo) loaded a PKCS#11 module" || pass
+  # No process per signature but the drop-in: no key command (brokerkey pubkey), no
+  # `git config --get brokerkey.agent` (the client configuration is read first).
+  grep 'execve(' "$WORK/trace-$repo" | grep -v ' = -1 ' | grep -vE 'execve\("[^"]*/(git|brokerkey-ssh-keygen|brokerkey-gpgsm)", ' |
+    grep . && fail "a commit ($repo) ran another program" || pass
+  grep -E 'execve\(.*"config", "--get"' "$WORK/trace-$repo" && fail "a commit ($repo) asked git config" || pass
+  [ "$(grep -cE 'execve\("[^"]*/brokerkey-(ssh-keygen|gpgsm)", ' "$WORK/trace-$repo")" = 1 ] && pass ||
+    fail "a commit ($repo) ran the drop-in other than once"
 done
+# Verification with a client configuration asks no `git config` either.
+as sh -c 'cd "$HOME/ssh" && strace -f -qq -e trace=execve -o "$HOME/trace-verify" git verify-commit HEAD 2>/dev/null' && pass ||
+  fail "git verify-commit (ssh) under strace"
+grep -q 'brokerkey-ssh-keygen' "$WORK/home/trace-verify" && pass || fail "strace did not see verify-commit run the drop-in"
+grep -E '"config", "--get"' "$WORK/home/trace-verify" && fail "verify-commit asked git config" || pass
 
 # The validation hook, as issue 10 asks it: fingerprint --check opens no broker file and loads
 # no PKCS#11 module.
@@ -215,6 +263,16 @@ expect 0 "the new ssh commit verifies" -- in_ssh git verify-commit HEAD
 NEW_SSH_FP=$("$BROKERKEY" pubkey --format ssh | ssh-keygen -lf - | awk '{print $2}')
 contains "$NEW_SSH_FP" "signed by the new key"
 expect 0 "the first ssh commit still verifies" -- in_ssh git verify-commit "$SSH_FIRST"
+# A signed push after the rotation: signed by the new key; the certificate's pusher line is
+# what git fingerprints, the key user.signingkey was written with, until git-config is run again.
+push_signed "git push --signed (ssh) after the rotation, same configuration"
+OUT=$PUSH_RESULT; contains "status=G nonce=OK key=$NEW_SSH_FP" "the push certificate is the new key's"
+OUT=$PUSH_CERT; contains "pusher $OLD_SSH_FP " "the pusher line names the configured key"
+expect 0 "git-config again after the rotation" -- as "$BROKERKEY" git-config --global --principal ci@acme.example
+as sh -c "$OUT" && pass || fail "the printed ssh configuration does not apply again"
+expect 0 "git commit -S (ssh) with the configuration written again" -- in_ssh git commit -q -S --allow-empty -m "after git-config again"
+push_signed "git push --signed (ssh) with the configuration written again"
+OUT=$PUSH_CERT; contains "pusher $NEW_SSH_FP " "the pusher line names the new key"
 in_x509 sh -c 'echo two > two && git add two'
 expect 0 "git commit -S (x509) after the rotation, same configuration" -- in_x509 git commit -q -S -m "after rotation"
 expect 0 "git log %G? %GK after the rotation" -- in_x509 git log -1 --format='%G? %GK'
@@ -260,6 +318,17 @@ expect 0 "brokerkey-ssh-keygen with the runner's own key" -- as "$BIN/brokerkey-
 printf 'own %s\n' "$(cut -d' ' -f1,2 "$WORK/home/own.pub")" > "$WORK/own.allowed"
 expect 0 "signed by the runner's own key" -- ssh-keygen -Y verify -f "$WORK/own.allowed" -I own -n git -s "$WORK/home/data.sig" < "$WORK/data"
 [ "$(grep -c . "$WORK/broker/signing-log.jsonl")" = "$before" ] && pass || fail "the agent signed for a key that is not the broker's"
+# A key file whose comment is the broker's URI must hold a key of the broker's ledger (the
+# current one, or one a configuration was written with before a rotation): another is refused.
+as sh -c 'printf "%s %s\n" "$(cut -d" " -f1,2 "$HOME/own.pub")" "$1" > "$HOME/foreign.pub"' sh "$URI"
+expect 1 "-Y sign with the URI in a key file holding another key" -- as "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "$WORK/home/foreign.pub" "$WORK/home/data"
+one_line "a key that is not the broker's"
+contains "holds a key that is no key of the broker's ledger" "the refusal named"
+as sh -c 'printf "%s %s\n" "$1" "$2" > "$HOME/previous.pub"' sh "$(cut -d' ' -f1,2 <<<"$OLD_PUB")" "$URI"
+expect 0 "-Y sign with the URI in a key file holding the previous key" -- as "$BIN/brokerkey-ssh-keygen" -Y sign -n git -f "$WORK/home/previous.pub" "$WORK/home/data"
+expect 0 "signed by the current key" -- ssh-keygen -Y verify -f "$WORK/home/.config/brokerkey/allowed_signers" \
+  -I ci@acme.example -n git -s "$WORK/home/data.sig" < "$WORK/data"
+contains "$NEW_SSH_FP" "the current key signed"
 
 # An agent that reports itself degraded (this one keeps no signing log): check and health say
 # so and exit non-zero; status still shows the key.

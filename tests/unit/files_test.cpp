@@ -108,6 +108,14 @@ BOOST_AUTO_TEST_CASE(write_new_file_never_replaces) {
   write_new_file(dir.path() / "f", "a", fs::perms::owner_read);
   BOOST_CHECK_THROW(write_new_file(dir.path() / "f", "b", fs::perms::owner_read), Error);
   BOOST_TEST(read_text_file(dir.path() / "f") == "a");
+  // Without the fsync (a drop-in's FILE.sig) the same rules hold: the content, exactly the
+  // mode asked for, and never over an existing file.
+  auto mode = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
+  write_new_file(dir.path() / "g.sig", "signature", mode, Durable::no);
+  BOOST_TEST(read_text_file(dir.path() / "g.sig") == "signature");
+  BOOST_TEST((fs::status(dir.path() / "g.sig").permissions() == mode));
+  BOOST_CHECK_THROW(write_new_file(dir.path() / "g.sig", "other", mode, Durable::no), Error);
+  BOOST_TEST(read_text_file(dir.path() / "g.sig") == "signature");
 }
 
 BOOST_AUTO_TEST_CASE(secret_is_movable_not_copyable) {
