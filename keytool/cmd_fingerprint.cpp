@@ -69,12 +69,11 @@ std::vector<std::string> check_expected(const KeyRecord& current, const std::opt
 // The key the agent lists, re-derived, against the current key of its view.
 std::vector<std::string> check_agent(const BrokerState& broker, const KeyRecord& current) {
   AgentConnection agent = connect_agent(broker.config);
-  auto identities = agent.identities();
-  if (!identities) return {"the agent refuses to list its key"};
-  if (identities->size() != 1) {
-    return {"the agent lists " + std::to_string(identities->size()) + " keys, expected 1"};
+  std::vector<agent::Identity> identities = ask_identities(agent);
+  if (identities.size() != 1) {
+    return {"the agent lists " + std::to_string(identities.size()) + " keys, expected 1"};
   }
-  std::optional<PublicKey> key = ed25519_from_ssh_blob((*identities)[0].key_blob);
+  std::optional<PublicKey> key = ed25519_from_ssh_blob(identities[0].key_blob);
   if (!key) return {"the agent lists a key that is not an Ed25519 public key"};
   std::string derived = fingerprint_of(*key).hex();
   if (derived != current.fingerprint.hex()) return {"SHA-256 of the key the agent lists is " + derived};

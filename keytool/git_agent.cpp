@@ -109,6 +109,21 @@ std::string ask_agent(AgentConnection& agent, std::string_view extension) {
   return *answer;
 }
 
+std::vector<agent::Identity> ask_identities(AgentConnection& agent) {
+  std::optional<std::vector<agent::Identity>> identities;
+  try {
+    identities = agent.identities();
+  } catch (const Error& e) {
+    if (e.rv() != CKR_DEVICE_REMOVED) throw;
+    throw lost_agent(agent, e);
+  }
+  if (!identities) {
+    throw agent_unavailable("the agent at " + agent.socket().string() + " refuses to list its key to this account" +
+                            kUnmappedHint);
+  }
+  return *identities;
+}
+
 BrokerView ask_view(AgentConnection& agent) { return parse_broker_view(ask_agent(agent, agent::kViewExtension)); }
 
 std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {

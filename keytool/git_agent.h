@@ -47,6 +47,10 @@ std::string ask_agent(AgentConnection& agent, std::string_view extension);
 // The agent's view@brokerkey.org, parsed as hostile input; throws one line when it gives none.
 BrokerView ask_view(AgentConnection& agent);
 
+// The keys the agent lists (REQUEST_IDENTITIES). Throws agent_unavailable when it refuses to
+// list them, and a lost connection with its likely cause, as ask_agent.
+std::vector<agent::Identity> ask_identities(AgentConnection& agent);
+
 // The Ed25519 key of an SSH wire key blob (string "ssh-ed25519", string 32 bytes; RFC 8709),
 // as an agent lists its keys; nullopt for any other blob.
 std::optional<PublicKey> ed25519_from_ssh_blob(ByteView blob);

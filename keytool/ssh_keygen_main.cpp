@@ -228,9 +228,8 @@ UriPublicKey public_key_named(const KeyUri& uri, const std::string& uri_text) {
 std::optional<int> sign_through_agent(const Invocation& invocation, const fs::path& socket, const PublicKey& key) {
   AgentConnection agent(socket);
   Bytes blob = ssh_wire_blob(key);
-  auto identities = agent.identities();
-  if (!identities) throw agent_unavailable("the agent at " + socket.string() + " refuses to list its key to this account");
-  bool listed = std::any_of(identities->begin(), identities->end(),
+  std::vector<agent::Identity> identities = ask_identities(agent);
+  bool listed = std::any_of(identities.begin(), identities.end(),
                             [&](const agent::Identity& identity) { return identity.key_blob == blob; });
   if (!listed) return std::nullopt;
   SignRequest request = sign_request(invocation, false);
