@@ -70,7 +70,7 @@ class SigningLogWriter {
   std::chrono::microseconds gather_time() const;
 
   using Clock = std::chrono::steady_clock;
-  ChainedLog log_;
+  ChainedLogWriter log_;  // kept open between batches (core/chained_log.h)
   std::mutex mutex_;
   std::condition_variable returned_;  // the last of the last batch's requesters came back
   std::vector<Pending*> queue_;       // handed in, not yet being written
