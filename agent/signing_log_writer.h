@@ -25,6 +25,10 @@
 //
 // Each waiting requester sleeps on its own condition variable: a finished batch wakes its own
 // requesters and, when records are queued, exactly one of those to lead the next batch.
+//
+// The log and its lock file stay open between batches (ChainedLogWriter, core/chained_log.h):
+// a batch re-checks under the lock that the path still names the open file and reads the tail
+// only when another writer changed it.
 #pragma once
 
 #include <boost/json/object.hpp>
