@@ -316,7 +316,7 @@ struct ChainedLogWriter::Kept {
   std::shared_ptr<const TrustedFile> log;
   TrustedFile lock;
   json::object actor;
-  uid_t euid;  // this process's, when the log was opened
+  UniqueFd dir;  // the log's directory, as the walk checked it
   std::shared_ptr<std::atomic<bool>> sync_failed = std::make_shared<std::atomic<bool>>(false);
   // What this writer left: the log's size after its last write (-1: not known, read the tail),
   // and where the next record goes if nobody else has written since.
@@ -337,7 +337,7 @@ void ChainedLogWriter::open() {
       open_trusted_in(dir.get(), directory, lock_path(path_).filename().string(), TrustedOpen::append));
   auto log = std::make_shared<const TrustedFile>(
       open_trusted_in(dir.get(), directory, path_.filename().string(), TrustedOpen::append));
-  kept_.reset(new Kept{std::move(log), std::move(lock), actor(), ::geteuid(),
+  kept_.reset(new Kept{std::move(log), std::move(lock), actor(), std::move(dir),
                        std::make_shared<std::atomic<bool>>(false), -1, 1, kGenesisPrev});
   ++opens_;
 }
@@ -346,18 +346,14 @@ namespace {
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
 // Whether `path` still names the file open as `open`; throws if it does but that file no longer
-// satisfies its rule (a regular file owned by root or the user `me`, not writable by group or
-// others).
-bool still_names(const fs::path& path, const TrustedFile& open, bool lock_file, uid_t me, struct stat& now) {
+// satisfies the trusted rule (core/files.h), or for the lock file its own.
+bool still_names(const fs::path& path, const TrustedFile& open, bool lock_file, struct stat& now) {
   if (::stat(path.c_str(), &now) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return false;
     throw file_error("cannot stat " + errno_text(path));
   }
   if (!same_file(now, open.info())) return false;
-  if (!S_ISREG(now.st_mode) || (now.st_uid != me && now.st_uid != 0) || (now.st_mode & 022) != 0) {
-    throw file_error(path.string() + " is no longer a regular file owned by root or this user and not writable by "
-                     "group or others; nothing was written");
-  }
+  check_trusted_file_info(now, path);
   if (lock_file) check_lock_mode(now, path);
   return true;
 }
@@ -390,8 +386,12 @@ ChainedLog::Unsynced ChainedLogWriter::written(const std::vector<ChainedLog::Ent
       lock_writers(kept_->lock.fd(), kept_->lock.path(), path_);
       std::optional<Unlock> unlock(std::in_place, kept_->lock.fd());
       struct stat now {};  // of the log: its size, when it is still the file open
-      if (!still_names(lock_path(path_), kept_->lock, true, kept_->euid, now) ||
-          !still_names(path_, *kept_->log, false, kept_->euid, now)) {
+      // The log's directory still satisfies the rule (its ancestors were checked at open; a
+      // directory moved or replaced above it changes what the paths name).
+      struct stat dir {};
+      if (::fstat(kept_->dir.get(), &dir) != 0) throw file_error("cannot stat " + errno_text(path_.parent_path()));
+      check_trusted_directory_info(dir, path_.has_parent_path() ? path_.parent_path() : fs::path("."));
+      if (!still_names(lock_path(path_), kept_->lock, true, now) || !still_names(path_, *kept_->log, false, now)) {
         unlock.reset();
         kept_.reset();
         if (attempt == 2) {

@@ -109,7 +109,8 @@ class ChainedLog {
 //   (device and inode). A log or lock file renamed, removed or replaced — the path now names
 //   another file or none — is opened again by the trusted walk; the file's own rule (a regular
 //   file owned by root or this user, not writable by group or others; the lock file 0600) is
-//   checked again on every stat;
+//   checked again on every stat, and the directory rule on the log's directory (an fstat of
+//   the descriptor the walk returned; its ancestors are checked when the log is opened);
 // - the tail is read (and a torn one cut off, as ChainedLog does) only when the log's size is
 //   not the size this writer left after its last write, i.e. another writer appended or cut it
 //   meanwhile; otherwise the next seq and prev are the ones this writer remembers.

@@ -425,6 +425,18 @@ BOOST_AUTO_TEST_CASE(kept_open_writer_fails_closed) {
   BOOST_CHECK_THROW(write_batch(writer, 1, 1), Error);
   BOOST_TEST(read_all(path) == before);
   ::chmod((dir.path() / "log.jsonl.lock").c_str(), 0600);
+  // Its directory made writable by its group: refused as the trusted walk refuses it.
+  struct stat dir_info {};
+  ::stat(dir.path().c_str(), &dir_info);
+  ::chmod(dir.path().c_str(), 0770);
+  try {
+    write_batch(writer, 1, 1);
+    BOOST_FAIL("a batch was written in a group-writable directory");
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("must not be writable by group or others") != std::string::npos, e.what());
+  }
+  BOOST_TEST(read_all(path) == before);
+  ::chmod(dir.path().c_str(), dir_info.st_mode & 07777);
   // A damaged last record (written by someone else): refused, as ChainedLog refuses it.
   write_all(path, before + "{\"seq\":2,\"broken\"}\n");
   ::chmod(path.c_str(), 0600);
