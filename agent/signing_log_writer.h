@@ -25,6 +25,10 @@
 //
 // Each waiting requester sleeps on its own condition variable: a finished batch wakes its own
 // requesters and, when records are queued, exactly one of those to lead the next batch.
+//
+// The log and its lock file stay open between batches (ChainedLogWriter, core/chained_log.h):
+// a batch re-checks under the lock that the path still names the open file and reads the tail
+// only when another writer changed it.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -70,7 +74,7 @@ class SigningLogWriter {
   std::chrono::microseconds gather_time() const;
 
   using Clock = std::chrono::steady_clock;
-  ChainedLog log_;
+  ChainedLogWriter log_;  // kept open between batches (core/chained_log.h)
   std::mutex mutex_;
   std::condition_variable returned_;  // the last of the last batch's requesters came back
   std::vector<Pending*> queue_;       // handed in, not yet being written

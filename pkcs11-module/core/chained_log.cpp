@@ -60,6 +60,43 @@ json::object actor() {
 // which tells a client to try again later, rather than stalling every signer.
 constexpr auto kLockWait = std::chrono::seconds(5);
 
+void lock_writers(int fd, const fs::path& path, const fs::path& log) {
+  struct flock range {};
+  range.l_type = F_WRLCK;
+  range.l_whence = SEEK_SET;
+  auto deadline = std::chrono::steady_clock::now() + kLockWait;
+  auto pause = std::chrono::milliseconds(1);
+  while (::fcntl(fd, F_OFD_SETLK, &range) != 0) {
+    if (errno != EAGAIN && errno != EACCES && errno != EINTR) throw file_error("cannot lock " + errno_text(path));
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw Error(CKR_FUNCTION_FAILED, log.string() + ": another writer has held its lock (" + path.string() +
+                                           ") for more than " + std::to_string(kLockWait.count()) +
+                                           " seconds; nothing was written, try again");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+fs::path lock_path(const fs::path& log) {
+  fs::path path = log;
+  path += ".lock";
+  return path;
+}
+
+// The lock file's own rule, on its fstat or a stat of its path.
+void check_lock_mode(const struct stat& info, const fs::path& path) {
+  if ((info.st_mode & 077) != 0) {
+    throw file_error("lock file " + path.string() + " is accessible by group or others: a reader " +
+                     "could lock it and stall every writer (chmod 600)");
+  }
+}
+
+TrustedFile checked_lock_file(TrustedFile file) {
+  check_lock_mode(file.info(), file.path());
+  return file;
+}
+
 class FileLock {
  public:
   explicit FileLock(const fs::path& log) : FileLock(log, open_trusted(lock_path(log), TrustedOpen::append)) {}
@@ -73,33 +110,7 @@ class FileLock {
  private:
   FileLock(const fs::path& log, TrustedFile file) : file_(checked_lock_file(std::move(file))) {
     fs::path path = file_.path();
-    struct flock range {};
-    range.l_type = F_WRLCK;
-    range.l_whence = SEEK_SET;
-    auto deadline = std::chrono::steady_clock::now() + kLockWait;
-    auto pause = std::chrono::milliseconds(1);
-    while (::fcntl(file_.fd(), F_OFD_SETLK, &range) != 0) {
-      if (errno != EAGAIN && errno != EACCES && errno != EINTR) throw file_error("cannot lock " + errno_text(path));
-      if (std::chrono::steady_clock::now() >= deadline) {
-        throw Error(CKR_FUNCTION_FAILED, log.string() + ": another writer has held its lock (" + path.string() +
-                                             ") for more than " + std::to_string(kLockWait.count()) +
-                                             " seconds; nothing was written, try again");
-      }
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::milliseconds(50));
-    }
-  }
-  static fs::path lock_path(const fs::path& log) {
-    fs::path path = log;
-    path += ".lock";
-    return path;
-  }
-  static TrustedFile checked_lock_file(TrustedFile file) {
-    if ((file.info().st_mode & 077) != 0) {
-      throw file_error("lock file " + file.path().string() + " is accessible by group or others: a reader " +
-                       "could lock it and stall every writer (chmod 600)");
-    }
-    return file;
+    lock_writers(file_.fd(), path, log);
   }
   TrustedFile file_;
 };
@@ -118,7 +129,7 @@ std::string read_range(int fd, off_t offset, std::size_t length, const fs::path&
 
 // Under the lock: drops a torn tail left by a writer that died, and returns the last complete
 // line ("" if none).
-std::string last_line_repairing_tail(int fd, const fs::path& path) {
+std::string last_line_repairing_tail(int fd, const fs::path& path, off_t& end_out) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) throw file_error("cannot stat " + errno_text(path));
   off_t end = info.st_size;
@@ -141,7 +152,9 @@ std::string last_line_repairing_tail(int fd, const fs::path& path) {
     off_t new_end = keep == std::string::npos ? start : start + static_cast<off_t>(keep) + 1;
     if (::ftruncate(fd, new_end) != 0) throw file_error("cannot truncate torn record in " + errno_text(path));
     tail.resize(keep == std::string::npos ? 0 : keep + 1);
+    end = new_end;
   }
+  end_out = end;
   if (tail.empty()) return {};
   tail.pop_back();  // the newline
   std::size_t begin = tail.rfind('\n');
@@ -195,42 +208,50 @@ ChainedLog::Unsynced ChainedLog::written(const std::vector<Entry>& entries, Time
 }
 
 void ChainedLog::Unsynced::sync() {
-  if (::fdatasync(file_.fd()) != 0) throw file_error("cannot sync " + errno_text(file_.path()));
+  if (::fdatasync(file_->fd()) != 0) {
+    if (sync_failed_) sync_failed_->store(true);
+    throw file_error("cannot sync " + errno_text(file_->path()));
+  }
 }
 
-TrustedFile ChainedLog::write_locked(const std::vector<Entry>& entries, TimePoint time, const Validator& validate,
-                                     std::vector<json::object>& records) const {
-  // The log's directory walked once, for the lock file and the log.
-  const fs::path directory = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
-  UniqueFd dir = check_trusted_directory(directory);
-  FileLock lock(path_, dir.get(), directory);
-  TrustedFile fd = open_trusted_in(dir.get(), directory, path_.filename().string(), TrustedOpen::append);
+namespace {
 
-  std::string previous = last_line_repairing_tail(fd.fd(), path_);
+// Where the next record goes: its seq and prev, from the log's last complete line (a torn tail
+// cut off first), and the file's size after that.
+struct ChainPosition {
   std::uint64_t seq = 1;
   std::string prev = kGenesisPrev;
-  if (!previous.empty()) {
-    // A damaged last record stops every append until it is moved aside: say where and how.
-    auto damaged = [&](const std::string& problem) {
-      return integrity_failed(path_.string() + ": its last record (line " + std::to_string(split_lines(fd.read()).size()) +
-                              ") " + problem + "; nothing was written: run 'brokerkey audit verify', then " +
-                              "'brokerkey health --repair' to move the damaged tail aside");
-    };
-    json::object last;
-    try {
-      last = parse_record(previous);
-    } catch (const Error&) {
-      throw damaged("is not a JSON object");
-    }
-    const json::value* last_seq = last.if_contains("seq");
-    if (!last_seq || !last_seq->is_int64() || last_seq->as_int64() < 1) throw damaged("has no valid seq");
-    seq = static_cast<std::uint64_t>(last_seq->as_int64()) + 1;
-    prev = hash_of_line(previous);
-  }
+  off_t end = 0;
+};
 
-  json::object who = actor();
+ChainPosition chain_position(const TrustedFile& fd, const fs::path& path) {
+  ChainPosition position;
+  std::string previous = last_line_repairing_tail(fd.fd(), path, position.end);
+  if (previous.empty()) return position;
+  // A damaged last record stops every append until it is moved aside: say where and how.
+  auto damaged = [&](const std::string& problem) {
+    return integrity_failed(path.string() + ": its last record (line " + std::to_string(split_lines(fd.read()).size()) +
+                            ") " + problem + "; nothing was written: run 'brokerkey audit verify', then " +
+                            "'brokerkey health --repair' to move the damaged tail aside");
+  };
+  json::object last;
+  try {
+    last = parse_record(previous);
+  } catch (const Error&) {
+    throw damaged("is not a JSON object");
+  }
+  const json::value* last_seq = last.if_contains("seq");
+  if (!last_seq || !last_seq->is_int64() || last_seq->as_int64() < 1) throw damaged("has no valid seq");
+  position.seq = static_cast<std::uint64_t>(last_seq->as_int64()) + 1;
+  position.prev = hash_of_line(previous);
+  return position;
+}
+
+// The records of `entries` as lines following `position` (advanced past them), all in `text`.
+std::string format_batch(const std::vector<ChainedLog::Entry>& entries, TimePoint time, const json::object& who,
+                         std::uint64_t& seq, std::string& prev, std::vector<json::object>& records,
+                         std::vector<std::string>* new_lines) {
   std::string text;  // every new line, written at once
-  std::vector<std::string> new_lines;
   for (const auto& [event, fields] : entries) {
     json::object record{{"seq", seq++}, {"time", format_rfc3339(time)}, {"event", event}, {"actor", who}};
     for (const auto& field : fields) record[field.key()] = field.value();
@@ -242,31 +263,166 @@ TrustedFile ChainedLog::write_locked(const std::vector<Entry>& entries, TimePoin
     record["hash"] = hash;
     records.push_back(std::move(record));
     text += line + "\n";
-    if (validate) new_lines.push_back(std::move(line));
+    if (new_lines) new_lines->push_back(std::move(line));
   }
+  return text;
+}
+
+// Appends `text` with one write, or leaves nothing of it and throws.
+void append_text(int fd, const std::string& text, const fs::path& path) {
+  ssize_t written = ::write(fd, text.data(), text.size());
+  if (written == static_cast<ssize_t>(text.size())) return;
+  int saved = errno;
+  // Leave nothing torn behind: cut back to where these records began.
+  struct stat info {};
+  if (written > 0 && ::fstat(fd, &info) == 0) {
+    [[maybe_unused]] int ignored = ::ftruncate(fd, info.st_size - written);
+  }
+  errno = written < 0 ? saved : ENOSPC;
+  bool full = errno == ENOSPC || errno == EFBIG || errno == EDQUOT;
+  // A full disk is the token being out of memory, which a client can act on; anything else
+  // is the generic file failure.
+  if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path));
+  throw file_error("cannot append to " + errno_text(path));
+}
+
+}  // namespace
+
+TrustedFile ChainedLog::write_locked(const std::vector<Entry>& entries, TimePoint time, const Validator& validate,
+                                     std::vector<json::object>& records) const {
+  // The log's directory walked once, for the lock file and the log.
+  const fs::path directory = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
+  UniqueFd dir = check_trusted_directory(directory);
+  FileLock lock(path_, dir.get(), directory);
+  TrustedFile fd = open_trusted_in(dir.get(), directory, path_.filename().string(), TrustedOpen::append);
+
+  ChainPosition position = chain_position(fd, path_);
+  std::vector<std::string> new_lines;
+  std::string text =
+      format_batch(entries, time, actor(), position.seq, position.prev, records, validate ? &new_lines : nullptr);
 
   if (validate) {
     std::vector<std::string> lines = split_lines(fd.read());  // the file locked and checked
     lines.insert(lines.end(), new_lines.begin(), new_lines.end());
     validate(lines);
   }
-
-  ssize_t written = ::write(fd.fd(), text.data(), text.size());
-  if (written != static_cast<ssize_t>(text.size())) {
-    int saved = errno;
-    // Leave nothing torn behind: cut back to where these records began.
-    struct stat info {};
-    if (written > 0 && ::fstat(fd.fd(), &info) == 0) {
-      [[maybe_unused]] int ignored = ::ftruncate(fd.fd(), info.st_size - written);
-    }
-    errno = written < 0 ? saved : ENOSPC;
-    bool full = errno == ENOSPC || errno == EFBIG || errno == EDQUOT;
-    // A full disk is the token being out of memory, which a client can act on; anything else
-    // is the generic file failure.
-    if (full) throw Error(CKR_DEVICE_MEMORY, "cannot append to " + errno_text(path_));
-    throw file_error("cannot append to " + errno_text(path_));
-  }
+  append_text(fd.fd(), text, path_);
   return fd;
+}
+
+// --- ChainedLogWriter ---------------------------------------------------------------------
+
+struct ChainedLogWriter::Kept {
+  std::shared_ptr<const TrustedFile> log;
+  TrustedFile lock;
+  json::object actor;
+  UniqueFd dir;  // the log's directory, as the walk checked it
+  std::shared_ptr<std::atomic<bool>> sync_failed = std::make_shared<std::atomic<bool>>(false);
+  // What this writer left: the log's size after its last write (-1: not known, read the tail),
+  // and where the next record goes if nobody else has written since.
+  off_t size_left = -1;
+  std::uint64_t seq = 1;
+  std::string prev;
+};
+
+ChainedLogWriter::ChainedLogWriter(fs::path path) : path_(std::move(path)) {}
+ChainedLogWriter::~ChainedLogWriter() = default;
+
+void ChainedLogWriter::open() {
+  kept_.reset();
+  // The log's directory walked once, for the lock file and the log, as ChainedLog does.
+  const fs::path directory = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
+  UniqueFd dir = check_trusted_directory(directory);
+  TrustedFile lock = checked_lock_file(
+      open_trusted_in(dir.get(), directory, lock_path(path_).filename().string(), TrustedOpen::append));
+  auto log = std::make_shared<const TrustedFile>(
+      open_trusted_in(dir.get(), directory, path_.filename().string(), TrustedOpen::append));
+  kept_.reset(new Kept{std::move(log), std::move(lock), actor(), std::move(dir),
+                       std::make_shared<std::atomic<bool>>(false), -1, 1, kGenesisPrev});
+  ++opens_;
+}
+
+namespace {
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// Whether `path` still names the file open as `open`; throws if it does but that file no longer
+// satisfies the trusted rule (core/files.h), or for the lock file its own.
+bool still_names(const fs::path& path, const TrustedFile& open, bool lock_file, struct stat& now) {
+  if (::stat(path.c_str(), &now) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    throw file_error("cannot stat " + errno_text(path));
+  }
+  if (!same_file(now, open.info())) return false;
+  check_trusted_file_info(now, path);
+  if (lock_file) check_lock_mode(now, path);
+  return true;
+}
+
+// Releases the writers' lock taken on a kept lock file when the batch is done.
+class Unlock {
+ public:
+  explicit Unlock(int fd) : fd_(fd) {}
+  Unlock(const Unlock&) = delete;
+  Unlock& operator=(const Unlock&) = delete;
+  ~Unlock() {
+    struct flock range {};
+    range.l_type = F_UNLCK;
+    range.l_whence = SEEK_SET;
+    ::fcntl(fd_, F_OFD_SETLK, &range);
+  }
+
+ private:
+  int fd_;
+};
+}  // namespace
+
+ChainedLog::Unsynced ChainedLogWriter::written(const std::vector<ChainedLog::Entry>& entries, TimePoint time) {
+  try {
+    if (kept_ && kept_->sync_failed->load()) kept_.reset();
+    // A log or lock file found replaced is opened again; found replaced three times in one
+    // batch, someone is replacing it in a loop, and this batch gives up.
+    for (int attempt = 0;; ++attempt) {
+      if (!kept_) open();
+      lock_writers(kept_->lock.fd(), kept_->lock.path(), path_);
+      std::optional<Unlock> unlock(std::in_place, kept_->lock.fd());
+      struct stat now {};  // of the log: its size, when it is still the file open
+      // The log's directory still satisfies the rule (its ancestors were checked at open; a
+      // directory moved or replaced above it changes what the paths name).
+      struct stat dir {};
+      if (::fstat(kept_->dir.get(), &dir) != 0) throw file_error("cannot stat " + errno_text(path_.parent_path()));
+      check_trusted_directory_info(dir, path_.has_parent_path() ? path_.parent_path() : fs::path("."));
+      if (!still_names(lock_path(path_), kept_->lock, true, now) || !still_names(path_, *kept_->log, false, now)) {
+        unlock.reset();
+        kept_.reset();
+        if (attempt == 2) {
+          throw file_error(path_.string() + " or its lock file keeps being replaced; nothing was written");
+        }
+        continue;
+      }
+      off_t end = now.st_size;
+      if (end != kept_->size_left) {
+        // Another writer appended (or cut a torn or damaged tail) since this one last wrote.
+        ChainPosition position = chain_position(*kept_->log, path_);
+        ++tail_reads_;
+        kept_->seq = position.seq;
+        kept_->prev = std::move(position.prev);
+        end = position.end;
+      }
+      kept_->size_left = -1;  // not known again until the write has succeeded
+      std::uint64_t seq = kept_->seq;
+      std::string prev = kept_->prev;
+      std::vector<json::object> records;
+      std::string text = format_batch(entries, time, kept_->actor, seq, prev, records, nullptr);
+      append_text(kept_->log->fd(), text, path_);
+      kept_->seq = seq;
+      kept_->prev = std::move(prev);
+      kept_->size_left = end + static_cast<off_t>(text.size());
+      return ChainedLog::Unsynced(kept_->log, kept_->sync_failed);
+    }
+  } catch (...) {
+    kept_.reset();
+    throw;
+  }
 }
 
 namespace {

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -62,11 +64,16 @@ class ChainedLog {
   // append_batch does; after a failed sync() the records may or may not be on disk.
   class Unsynced {
    public:
-    explicit Unsynced(TrustedFile file) : file_(std::move(file)) {}
+    explicit Unsynced(TrustedFile file) : file_(std::make_shared<TrustedFile>(std::move(file))) {}
+    // A log kept open by a ChainedLogWriter: `sync_failed` is set if sync() fails, so that the
+    // writer opens the log again and reads its tail before the next append.
+    Unsynced(std::shared_ptr<const TrustedFile> file, std::shared_ptr<std::atomic<bool>> sync_failed)
+        : file_(std::move(file)), sync_failed_(std::move(sync_failed)) {}
     void sync();
 
    private:
-    TrustedFile file_;
+    std::shared_ptr<const TrustedFile> file_;
+    std::shared_ptr<std::atomic<bool>> sync_failed_;
   };
   Unsynced written(const std::vector<Entry>& entries, TimePoint time) const;
 
@@ -90,6 +97,53 @@ class ChainedLog {
                            std::vector<boost::json::object>& records) const;
 
   fs::path path_;
+};
+
+// A writer that keeps the log and its lock file open between appends: the agent's signing log,
+// which appends a batch every few hundred microseconds. ChainedLog::written walks the log's
+// directory (open_trusted_in), opens and checks the lock file, reads the log's tail and looks up
+// its actor for every batch: about 30 system calls. This writer does that once, and then per
+// batch, under the same writers' lock (so it interleaves with every other writer, such as an
+// embedded-mode module or the keytool on the broker host):
+// - one stat of the log's path and one of the lock file's, compared with the descriptors held
+//   (device and inode). A log or lock file renamed, removed or replaced — the path now names
+//   another file or none — is opened again by the trusted walk; the file's own rule (a regular
+//   file owned by root or this user, not writable by group or others; the lock file 0600) is
+//   checked again on every stat, and the directory rule on the log's directory (an fstat of
+//   the descriptor the walk returned; its ancestors are checked when the log is opened);
+// - the tail is read (and a torn one cut off, as ChainedLog does) only when the log's size is
+//   not the size this writer left after its last write, i.e. another writer appended or cut it
+//   meanwhile; otherwise the next seq and prev are the ones this writer remembers.
+// Any failure (lock, stat, write, or a sync of an earlier batch) closes everything, so the next
+// batch starts from the trusted walk and the file's tail again; nothing is written by a batch
+// that throws. The actor (user, uid, host, pid) is looked up when the log is opened.
+// One caller at a time (the agent's batch leader); an Unsynced's sync() may run concurrently
+// with the next written().
+class ChainedLogWriter {
+ public:
+  explicit ChainedLogWriter(fs::path path);
+  ChainedLogWriter(const ChainedLogWriter&) = delete;
+  ChainedLogWriter& operator=(const ChainedLogWriter&) = delete;
+  ~ChainedLogWriter();
+
+  // As ChainedLog::written: one write under the writers' lock, which is released on return.
+  ChainedLog::Unsynced written(const std::vector<ChainedLog::Entry>& entries, TimePoint time);
+
+  const fs::path& path() const { return path_; }
+
+  // How many times the log has been opened by the trusted walk, and its tail read, since this
+  // writer was made (for tests and benchmarks).
+  std::size_t opens() const { return opens_; }
+  std::size_t tail_reads() const { return tail_reads_; }
+
+ private:
+  struct Kept;
+  void open();
+
+  fs::path path_;
+  std::unique_ptr<Kept> kept_;
+  std::size_t opens_ = 0;
+  std::size_t tail_reads_ = 0;
 };
 
 struct ChainFault {

@@ -90,6 +90,12 @@ std::optional<TrustedFile> open_trusted_if_exists(const fs::path& path);
 // descriptor, so they are reached through the directory that was checked. Throws file_error.
 UniqueFd check_trusted_directory(const fs::path& path);
 
+// The rule above for one directory or one file, on the fstat/stat of an object already opened by
+// the walk: for a caller that keeps it open and checks again that it still satisfies the rule
+// (ChainedLogWriter). Throws file_error naming `shown`, as the walk does.
+void check_trusted_directory_info(const struct stat& info, const fs::path& shown);
+void check_trusted_file_info(const struct stat& info, const fs::path& shown);
+
 // Opens the file `name` (one component) in `directory`, whose descriptor `dir` came from
 // check_trusted_directory(directory): the same rule and result as open_trusted(directory / name,
 // how), with the directories walked once for several files in them. A symbolic link there is

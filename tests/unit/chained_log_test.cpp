@@ -322,3 +322,161 @@ BOOST_AUTO_TEST_CASE(damage_followed_by_intact_records_is_not_cut) {
   BOOST_CHECK_THROW(log.repair_tail(), Error);
   BOOST_TEST(read_all(path) == text);
 }
+
+// --- ChainedLogWriter: the log kept open between appends -----------------------------------
+
+namespace {
+void write_batch(ChainedLogWriter& writer, int first, int count) {
+  std::vector<ChainedLog::Entry> entries;
+  for (int i = first; i < first + count; ++i) entries.push_back({"sign", {{"i", i}}});
+  writer.written(entries, kT0).sync();
+}
+std::int64_t seq_of(const std::string& line) { return parse_record(line).at("seq").as_int64(); }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kept_open_writer_chains_without_reading_its_tail_again) {
+  TempDir dir;
+  ChainedLogWriter writer(dir.path() / "log.jsonl");
+  for (int batch = 0; batch < 20; ++batch) write_batch(writer, batch * 3, 1 + batch % 3);
+  ChainedLog log(writer.path());
+  auto lines = log.read_lines();
+  BOOST_TEST(lines.size() == 39u);
+  BOOST_TEST(!verify_chain(lines));
+  BOOST_TEST(writer.opens() == 1u);
+  BOOST_TEST(writer.tail_reads() == 1u);  // the first batch only (the file was new)
+  struct stat info {};
+  ::stat(log.path().c_str(), &info);
+  BOOST_TEST((info.st_mode & 0777) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(kept_open_writer_follows_another_writer) {
+  TempDir dir;
+  ChainedLog other(dir.path() / "log.jsonl");
+  other.append("init", {{"by", "other"}}, kT0);
+  ChainedLogWriter writer(other.path());
+  write_batch(writer, 0, 2);
+  other.append("note", {{"by", "other"}}, kT0);  // appended behind the writer's back
+  write_batch(writer, 2, 1);
+  write_batch(writer, 3, 1);
+  other.append("note", {{"by", "other"}}, kT0);
+  other.append("note", {{"by", "other"}}, kT0);
+  write_batch(writer, 4, 2);
+  auto lines = other.read_lines();
+  BOOST_REQUIRE(lines.size() == 10u);
+  BOOST_TEST(!verify_chain(lines));
+  for (std::size_t i = 0; i < lines.size(); ++i) BOOST_TEST(seq_of(lines[i]) == static_cast<std::int64_t>(i + 1));
+  BOOST_TEST(writer.opens() == 1u);
+  BOOST_TEST(writer.tail_reads() == 3u);  // the first batch and the two after the other writer
+
+  // A torn line left by a writer that died: cut off, the chain goes on.
+  std::ofstream(other.path(), std::ios::binary | std::ios::app) << "{\"seq\":11,\"torn";
+  write_batch(writer, 6, 1);
+  lines = other.read_lines();
+  BOOST_TEST(lines.size() == 11u);
+  BOOST_TEST(!verify_chain(lines));
+  BOOST_TEST(read_all(other.path()).back() == '\n');
+}
+
+BOOST_AUTO_TEST_CASE(kept_open_writer_opens_a_replaced_log_again) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLogWriter writer(path);
+  write_batch(writer, 0, 2);
+  // Replaced by a copy renamed over it: the writer must write to the file at the path, chained.
+  write_all(dir.path() / "copy", read_all(path));
+  ::chmod((dir.path() / "copy").c_str(), 0600);
+  fs::rename(dir.path() / "copy", path);
+  write_batch(writer, 2, 1);
+  ChainedLog log(path);
+  auto lines = log.read_lines();
+  BOOST_TEST(lines.size() == 3u);
+  BOOST_TEST(!verify_chain(lines));
+  BOOST_TEST(writer.opens() == 2u);
+  // Moved aside: a new log at the path, from seq 1; the old file untouched.
+  fs::rename(path, dir.path() / "old.jsonl");
+  write_batch(writer, 3, 1);
+  lines = log.read_lines();
+  BOOST_REQUIRE(lines.size() == 1u);
+  BOOST_TEST(seq_of(lines[0]) == 1);
+  BOOST_TEST(!verify_chain(lines));
+  BOOST_TEST(ChainedLog(dir.path() / "old.jsonl").read_lines().size() == 3u);
+  BOOST_TEST(writer.opens() == 3u);
+  // The lock file removed: opened again (a writer that locks the new lock file must exclude
+  // this one).
+  fs::remove(dir.path() / "log.jsonl.lock");
+  write_batch(writer, 4, 1);
+  BOOST_TEST(writer.opens() == 4u);
+  BOOST_TEST(fs::exists(dir.path() / "log.jsonl.lock"));
+  BOOST_TEST(!verify_chain(log.read_lines()));
+}
+
+BOOST_AUTO_TEST_CASE(kept_open_writer_fails_closed) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLogWriter writer(path);
+  write_batch(writer, 0, 1);
+  std::string before = read_all(path);
+  // The log made writable by its group, or the lock file readable by others: nothing written.
+  ::chmod(path.c_str(), 0620);
+  BOOST_CHECK_THROW(write_batch(writer, 1, 1), Error);
+  BOOST_TEST(read_all(path) == before);
+  ::chmod(path.c_str(), 0600);
+  ::chmod((dir.path() / "log.jsonl.lock").c_str(), 0644);
+  BOOST_CHECK_THROW(write_batch(writer, 1, 1), Error);
+  BOOST_TEST(read_all(path) == before);
+  ::chmod((dir.path() / "log.jsonl.lock").c_str(), 0600);
+  // Its directory made writable by its group: refused as the trusted walk refuses it.
+  struct stat dir_info {};
+  ::stat(dir.path().c_str(), &dir_info);
+  ::chmod(dir.path().c_str(), 0770);
+  try {
+    write_batch(writer, 1, 1);
+    BOOST_FAIL("a batch was written in a group-writable directory");
+  } catch (const Error& e) {
+    BOOST_TEST(std::string(e.what()).find("must not be writable by group or others") != std::string::npos, e.what());
+  }
+  BOOST_TEST(read_all(path) == before);
+  ::chmod(dir.path().c_str(), dir_info.st_mode & 07777);
+  // A damaged last record (written by someone else): refused, as ChainedLog refuses it.
+  write_all(path, before + "{\"seq\":2,\"broken\"}\n");
+  ::chmod(path.c_str(), 0600);
+  BOOST_CHECK_THROW(write_batch(writer, 1, 1), Error);
+  write_all(path, before);
+  write_batch(writer, 1, 1);
+  BOOST_TEST(!verify_chain(ChainedLog(path).read_lines()));
+  BOOST_TEST(ChainedLog(path).read_lines().size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(kept_open_writer_holds_the_writers_lock_only_while_it_writes) {
+  TempDir dir;
+  fs::path path = dir.path() / "log.jsonl";
+  ChainedLogWriter writer(path);
+  write_batch(writer, 0, 1);
+  // Released after the batch: another writer does not wait for it.
+  ChainedLog other(path);
+  auto start = std::chrono::steady_clock::now();
+  other.append("note", {}, kT0);
+  BOOST_TEST(seconds_since(start) < 2.0);
+  // Another writer holding the lock: the batch fails clearly in bounded time, nothing written.
+  std::string before = read_all(path);
+  pid_t holding = holder([&] {
+    int fd = ::open((path.string() + ".lock").c_str(), O_RDWR);
+    struct flock range {};
+    range.l_type = F_WRLCK;
+    if (::fcntl(fd, F_OFD_SETLK, &range) != 0) ::_exit(1);
+  });
+  start = std::chrono::steady_clock::now();
+  try {
+    write_batch(writer, 1, 1);
+    BOOST_FAIL("a batch was written while another writer held the lock");
+  } catch (const Error& e) {
+    BOOST_TEST(e.rv() == CKR_FUNCTION_FAILED);
+  }
+  BOOST_TEST(seconds_since(start) >= 4.5);
+  BOOST_TEST(read_all(path) == before);
+  stop(holding);
+  write_batch(writer, 1, 1);
+  auto lines = ChainedLog(path).read_lines();
+  BOOST_TEST(lines.size() == 3u);
+  BOOST_TEST(!verify_chain(lines));
+}
