@@ -18,42 +18,13 @@ AGENT_B=${2:?usage: agent_compare.sh BUILD_DIR AGENT_B [REPEATS] [SECONDS] [CLIE
 REPEATS=${3:-5}
 SECONDS_PER_RUN=${4:-2}
 CLIENTS=${5:-8}
-BIN=$BUILD/bin
-WORK=$(mktemp -d /tmp/brokerkey-agent-compare-XXXXXX)
-AGENTS=()
-stop_agents() {
-  local pid
-  for pid in "${AGENTS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-}
-trap 'stop_agents; rm -rf "$WORK"' EXIT
-export BROKERKEY_LOG=stderr HOME=$WORK/home
-mkdir -p "$HOME"
-
-"$BIN/brokerkey" init --dir "$WORK/broker" --service bench --purpose signing --env test >/dev/null
-export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
-"$BIN/brokerkey" mint >/dev/null
-export BROKERKEY_MODULE=$BIN/libbrokerkey-pkcs11.so
+source "$(dirname "$0")/lib.sh"
 "$BIN/brokerkey" consumer add agentbench --uid "$(id -u)" --allow sshsig:git --rate 1000000/1s >/dev/null
 # Agent B's signing log is a file of its own, so the two chains never share a lock or a tail.
 sed 's/,"signing_log":"[^"]*"//' "$BROKERKEY_CONF" > "$WORK/broker/nolog.conf"
 sed 's/signing-log\.jsonl"/signing-log-b.jsonl"/' "$BROKERKEY_CONF" > "$WORK/broker/log-b.conf"
 chmod 600 "$WORK/broker/nolog.conf" "$WORK/broker/log-b.conf"
 grep -q 'signing-log-b.jsonl' "$WORK/broker/log-b.conf" || { echo "agent_compare: no signing_log to rename" >&2; exit 1; }
-mkdir -m 0700 "$WORK/run"
-
-# One after the other: SoftHSM has been seen to miss its token when two processes open it at
-# the same instant.
-start_agent() {  # BINARY CONF SOCKET
-  "$1" --config "$2" --socket "$3" 2>>"$WORK/agent.log" &
-  AGENTS+=($!)
-  for _ in $(seq 100); do
-    SSH_AUTH_SOCK=$3 ssh-add -L >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "agent_compare: $1 did not answer on $3:" >&2
-  cat "$WORK/agent.log" >&2
-  exit 1
-}
 start_agent "$BIN/brokerkey-agent" "$BROKERKEY_CONF" "$WORK/run/a-log"; A_LOG=${AGENTS[-1]}
 start_agent "$AGENT_B" "$WORK/broker/log-b.conf" "$WORK/run/b-log"; B_LOG=${AGENTS[-1]}
 start_agent "$BIN/brokerkey-agent" "$WORK/broker/nolog.conf" "$WORK/run/a-nolog"; A_NOLOG=${AGENTS[-1]}

@@ -13,22 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=$(cd "${1:-build}" && pwd)
 SECONDS_PER_RUN=${2:-3}
-BIN=$BUILD/bin
-WORK=$(mktemp -d /tmp/brokerkey-bench-XXXXXX)
-AGENTS=()
-stop_agents() {
-  local pid
-  for pid in "${AGENTS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-}
-trap 'stop_agents; rm -rf "$WORK"' EXIT
-export BROKERKEY_LOG=stderr HOME=$WORK/home
-mkdir -p "$HOME"
-
-"$BIN/brokerkey" init --dir "$WORK/broker" --service bench --purpose signing --env test >/dev/null
-export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
-"$BIN/brokerkey" mint >/dev/null
+source bench/lib.sh
 export BENCH_CONSUMER_PIN=$("$BIN/brokerkey" consumer add bench | grep -o 'bench:[a-z0-9]*')
-export BROKERKEY_MODULE=$BIN/libbrokerkey-pkcs11.so
 # The key's CKA_ID for brokerkey-bench, so its cold processes read no ledger (neither side).
 export BENCH_KEY_ID=$("$BIN/brokerkey" fingerprint | grep -o -m1 '[0-9a-f]\{64\}')
 sed 's/,"signing_log":"[^"]*"//' "$BROKERKEY_CONF" > "$WORK/broker/nolog.conf"
@@ -94,20 +80,8 @@ printf '%-46s %14s %14s %8s\n' "cold process: init + 1st signature (ms)" "$cm" "
 # signing_log; this account is its consumer, allowed git signatures (ssh and x509 formats) at an
 # unbounded rate.
 "$BIN/brokerkey" consumer add agentbench --uid "$(id -u)" --allow sshsig:git,cms --rate 1000000/1s >/dev/null
-mkdir -m 0700 "$WORK/run"
-start_agent() {  # CONF SOCKET
-  "$BIN/brokerkey-agent" --config "$1" --socket "$2" 2>>"$WORK/agent.log" &
-  AGENTS+=($!)
-  for _ in $(seq 100); do
-    SSH_AUTH_SOCK=$2 ssh-add -L >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "bench: brokerkey-agent did not answer on $2:" >&2
-  cat "$WORK/agent.log" >&2
-  exit 1
-}
-start_agent "$BROKERKEY_CONF" "$WORK/run/log.sock"
-start_agent "$WORK/broker/nolog.conf" "$WORK/run/nolog.sock"
+start_agent "$BIN/brokerkey-agent" "$BROKERKEY_CONF" "$WORK/run/log.sock"
+start_agent "$BIN/brokerkey-agent" "$WORK/broker/nolog.conf" "$WORK/run/nolog.sock"
 for threads in 1 2 8; do
   read -r m b < <(rates agent "$threads" "SSH_AUTH_SOCK=$WORK/run/log.sock")
   printf '%-46s %14.0f %14.0f %8s\n' "agent signatures/s, $threads client(s), log on" "$m" "$b" "$(ratio "$m" "$b")"
