@@ -446,37 +446,33 @@ one_line "brokerkey-gpgsm with the forwarding dropped mid-way"
 contains "brokerkey-gpgsm: brokerkey-agent: the connection was closed by the other end ($LOCAL)" "brokerkey-gpgsm names the socket"
 contains "$LOCAL takes no connection now (the agent, or the ssh forwarding that carries its socket, went away)" "and the likely cause"
 [ ! -s "$WORK/midway.out" ] && pass || fail "brokerkey-gpgsm wrote a signature: $(cat "$WORK/midway.out")"
-forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
-head=$(in_job x509 git rev-parse HEAD)
-queued=$(queued_at_agent)
-in_job x509 timeout 60 git commit -q -S --allow-empty -m "dropped mid-way" > "$WORK/midway.out" 2> "$WORK/midway.err" &
-dropin=$!
-waiting_at_agent "$dropin" && pass || fail "git's request did not reach the agent's socket: $(cat "$WORK/midway.err")"
-started=$SECONDS
-stop_forward
-got=0
-wait "$dropin" || got=$?
-[ $((SECONDS - started)) -lt 10 ] && pass || fail "git took $((SECONDS - started)) s to fail"
-[ "$got" -eq 128 ] && pass || fail "git commit -S (x509) with the forwarding dropped mid-way: exit $got, expected 128: $(cat "$WORK/midway.err")"
+# commit_dropped_midway FORMAT: the forwarding back, then git commit -S in that job with the
+# forwarding killed while its request waits in the stopped agent's queue: git fails within
+# 10 s with 128 and makes no commit; its output is left in $WORK/midway.err.
+commit_dropped_midway() {
+  local format=$1 head started got=0 dropin
+  forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass ||
+    fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
+  head=$(in_job "$format" git rev-parse HEAD)
+  queued=$(queued_at_agent)
+  in_job "$format" timeout 60 git commit -q -S --allow-empty -m "dropped mid-way" > "$WORK/midway.out" 2> "$WORK/midway.err" &
+  dropin=$!
+  waiting_at_agent "$dropin" && pass || fail "git's request ($format) did not reach the agent's socket: $(cat "$WORK/midway.err")"
+  started=$SECONDS
+  stop_forward
+  wait "$dropin" || got=$?
+  [ $((SECONDS - started)) -lt 10 ] && pass || fail "git ($format) took $((SECONDS - started)) s to fail"
+  [ "$got" -eq 128 ] && pass ||
+    fail "git commit -S ($format) with the forwarding dropped mid-way: exit $got, expected 128: $(cat "$WORK/midway.err")"
+  [ "$(in_job "$format" git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit ($format) with the forwarding dropped mid-way"
+}
+commit_dropped_midway x509
 grep -q "gpg failed to sign the data" "$WORK/midway.err" && pass || fail "git's output: $(cat "$WORK/midway.err")"
-[ "$(in_job x509 git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit with the forwarding dropped mid-way"
 # The ssh format with the client configuration: git shows the keytool's line (its key command).
-forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
-head=$(in_job ssh git rev-parse HEAD)
-queued=$(queued_at_agent)
-in_job ssh timeout 60 git commit -q -S --allow-empty -m "dropped mid-way" > "$WORK/midway.out" 2> "$WORK/midway.err" &
-dropin=$!
-waiting_at_agent "$dropin" && pass || fail "git's request (ssh) did not reach the agent's socket: $(cat "$WORK/midway.err")"
-started=$SECONDS
-stop_forward
-got=0
-wait "$dropin" || got=$?
+commit_dropped_midway ssh
 kill -CONT "$AGENT_PID"
-[ $((SECONDS - started)) -lt 10 ] && pass || fail "git (ssh) took $((SECONDS - started)) s to fail"
-[ "$got" -eq 128 ] && pass || fail "git commit -S (ssh) with the forwarding dropped mid-way: exit $got, expected 128: $(cat "$WORK/midway.err")"
 grep -qF "$LOCAL takes no connection now (the agent, or the ssh forwarding that carries its socket, went away)" "$WORK/midway.err" &&
   pass || fail "git's output (ssh) lacks the likely cause: $(cat "$WORK/midway.err")"
-[ "$(in_job ssh git rev-parse HEAD)" = "$head" ] && pass || fail "git made a commit (ssh) with the forwarding dropped mid-way"
 sleep 0.5  # the resumed agent reads the dropped connections' ends
 [ "$(grep -c . "$signing_log")" -eq "$records_before" ] && pass || fail "the signing log changed: $(tail -2 "$signing_log")"
 forward "$RUN" "$CI_HOME/.ssh/id_ed25519" -o StreamLocalBindUnlink=yes && pass || fail "the forwarding did not come back: $(tail -3 "$WORK/forward.log")"
