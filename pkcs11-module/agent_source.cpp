@@ -69,7 +69,12 @@ class AgentSource final : public KeySource {
       known_tag = last_tag_;
     }
     auto fail = [&](const Error& e) {
-      log_error(e.what());
+      // Said once per outage, not at every call that needs the view (pkcs11-tool makes several).
+      {
+        std::lock_guard lock(view_mutex_);
+        if (last_failure_ != e.what()) log_error(e.what());
+        last_failure_ = e.what();
+      }
       auto view = std::make_shared<TokenView>();
       view->built_at = now();
       view->valid_until = view->built_at;
@@ -88,6 +93,10 @@ class AgentSource final : public KeySource {
     if (!text) {
       return fail(agent_unavailable("the agent at " + socket_.string() +
                                     " serves no consumer this account is mapped to"));
+    }
+    {
+      std::lock_guard lock(view_mutex_);
+      last_failure_.clear();
     }
     if (text->empty() && known) return known;
     BrokerView broker;
@@ -173,7 +182,9 @@ class AgentSource final : public KeySource {
         throw key_withdrawn_since_sign_init();
       }
       throw Error(CKR_FUNCTION_REJECTED,
-                  "brokerkey-agent refused the signature (its log and the signing log say why)");
+                  "brokerkey-agent refused the signature: a purpose this account is not granted (pkcs11-tool and "
+                  "p11tool sign raw data: 'brokerkey consumer set NAME --allow ...,raw'), its rate, or a key no "
+                  "longer current; the agent's log and the signing log say which");
     }
     Signature out{};
     std::copy(signature->begin(), signature->end(), out.begin());
@@ -281,9 +292,10 @@ class AgentSource final : public KeySource {
   HandleRegistry handles_;
   Pool plain_;             // not logged in: views before a login
   Pool slots_[2];          // per slot, logged in as that slot is: its signatures, and views
-  std::mutex view_mutex_;  // guards the two below
+  std::mutex view_mutex_;  // guards the three below
   std::shared_ptr<const TokenView> last_view_;  // the last view built from a full answer
   std::string last_tag_;                        // its tag ("" if the agent gave none)
+  std::string last_failure_;                    // what the last failed view logged, until one succeeds
 };
 
 }  // namespace

@@ -13,7 +13,9 @@ namespace brokerkey {
 namespace {
 
 bool worth_logging(CK_RV rv) {
-  return debug_logging() || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED ||
+  // A refusal is worth a line: the client shows only a code (OpenSC does not even name
+  // CKR_FUNCTION_REJECTED), and the consumer cannot read the signing log that says why.
+  return debug_logging() || rv == CKR_FUNCTION_REJECTED || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED ||
          rv == CKR_HOST_MEMORY || rv == CKR_PIN_INCORRECT;
 }
 
