@@ -92,7 +92,7 @@ void print_allowed_signers(const std::string& scope, const fs::path& allowed, co
 // names a PIN, a broker file or a socket; the key is the agent's current key each time.
 int print_client_config(const cli::Args& args, const BrokerState& broker, const KeyRecord& key,
                         const std::string& format, const std::string& scope, const fs::path& allowed,
-                        const std::string& principal) {
+                        const std::string& principal, const fs::path& key_file) {
   for (const char* option : {"consumer", "pin-file"}) {
     if (args.value(option)) {
       throw cli::UsageError(std::string("--") + option + " has no meaning with a client configuration (" +
@@ -111,17 +111,19 @@ int print_client_config(const cli::Args& args, const BrokerState& broker, const 
               << "git config " << scope << "user.signingkey "
               << shell_quoted(key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY)) << "\n";
   } else {
-    // user.signingkey is git's key:: literal: the current public key, commented with the URI
-    // that names the key by token and label. git hands the literal to brokerkey-ssh-keygen in a
-    // key file; the drop-in signs with the key the URI names now (the agent's current key), so
-    // a rotation changes nothing here, and git starts no other process per signature (no
-    // gpg.ssh.defaultKeyCommand). The key part is what git fingerprints, with the system
-    // ssh-keygen, for a push certificate's pusher line (git push --signed).
-    std::string literal = "key::" + ssh_public_key_line(key.public_key, key_uri(broker.config.token_label, key.label,
-                                                                                 CKO_PRIVATE_KEY));
+    // user.signingkey is a key file: the current public key, commented with the URI that names
+    // the key by token and label. git hands the file to brokerkey-ssh-keygen, which signs with
+    // the key the URI names now (the agent's current key), so a rotation changes nothing here,
+    // and git starts no other process per signature (no gpg.ssh.defaultKeyCommand). A file, not
+    // git's key:: literal: git 2.39 writes a literal into a temporary file per signature and
+    // leaves it in $TMPDIR (git-for-windows/git#5440). The key part is what git fingerprints,
+    // with the system ssh-keygen, for a push certificate's pusher line (git push --signed).
+    std::string line = ssh_public_key_line(key.public_key, key_uri(broker.config.token_label, key.label, CKO_PRIVATE_KEY));
     std::cout << "git config " << scope << "gpg.ssh.program "
               << shell_quoted(beside_this_program("brokerkey-ssh-keygen").string()) << "\n"
-              << "git config " << scope << "user.signingkey " << shell_quoted(literal) << "\n"
+              << "mkdir -p " << shell_quoted(key_file.parent_path().string()) << "\n"
+              << "printf '%s\\n' " << shell_quoted(line) << " > " << shell_quoted(key_file.string()) << "\n"
+              << "git config " << scope << "user.signingkey " << shell_quoted(key_file.string()) << "\n"
               << "git config " << scope << "--unset-all gpg.ssh.defaultKeyCommand || :  # unused with user.signingkey\n";
   }
   std::cout << "git config " << scope << "commit.gpgsign true\n"
@@ -156,7 +158,10 @@ int run_git_config(const cli::Args& args) {
                              {"this program's path", beside_this_program("brokerkey").string()}}) {
     if (auto fault = text_fault(value)) throw cli::UsageError(std::string(what) + " " + *fault);
   }
-  if (broker.client()) return print_client_config(args, broker, key, format, scope, allowed, principal);
+  if (broker.client()) {
+    fs::path key_file = fs::path(home ? home : "~") / ".config/brokerkey/git-signing-key.pub";
+    return print_client_config(args, broker, key, format, scope, allowed, principal, key_file);
+  }
 
   std::string consumer = args.value_or("consumer", "ci");
   if (!broker.config.find_consumer(consumer)) {
@@ -214,8 +219,8 @@ const Command kGitConfigCommand{
     "by the account git runs as, and a rotation changes nothing.\n"
     "With a client configuration (brokerkey client-config), both formats sign through the\n"
     "agent it names: no PIN file, no broker file, no --consumer (the agent knows the account).\n"
-    "In ssh format user.signingkey is then git's key:: literal of the current public key,\n"
-    "commented with the key's PKCS#11 URI by token and label: brokerkey-ssh-keygen signs with\n"
+    "In ssh format user.signingkey is then ~/.config/brokerkey/git-signing-key.pub, the current\n"
+    "public key commented with the key's PKCS#11 URI by token and label: brokerkey-ssh-keygen signs with\n"
     "the key that URI names at each signature, so a rotation changes nothing, and git runs no\n"
     "key command per signature. After a rotation a signed push's pusher line keeps naming the\n"
     "key the configuration was written with, until it is written again.\n\n"

@@ -117,10 +117,13 @@ contains "from the brokerkey-agent at $SOCKET" "allowed-signers names its source
   fail "allowed-signers through the agent differs from the ledger's: $OUT"
 expect 0 "git-config (ssh)" -- as "$BROKERKEY" git-config --global --principal ci@acme.example
 SSH_CONFIG=$OUT
-# The key by git's key:: literal, commented with the URI that follows rotations; no
+# The key by a key file: the public key, commented with the URI that follows rotations (not
+# git's key:: literal, whose temporary file git 2.39 leaves behind per signature); no
 # defaultKeyCommand, so git starts no process per signature but the drop-in.
-contains "user.signingkey 'key::$(cut -d' ' -f1,2 <<<"$OLD_PUB") pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private'" \
-  "ssh names the key by its public key and URI"
+KEY_LINE="$(cut -d' ' -f1,2 <<<"$OLD_PUB") pkcs11:token=brokerkey;object=acme-git-signing-ed25519-prod;type=private"
+contains "printf '%s\n' '$KEY_LINE' > '$WORK/home/.config/brokerkey/git-signing-key.pub'" \
+  "ssh writes the key file: its public key and URI"
+contains "user.signingkey '$WORK/home/.config/brokerkey/git-signing-key.pub'" "ssh names the key by that file"
 contains "--unset-all gpg.ssh.defaultKeyCommand" "ssh unsets the key command"
 expect 0 "git-config --format x509" -- as "$BROKERKEY" git-config --format x509
 X509_CONFIG=$OUT
@@ -137,6 +140,11 @@ one_line "--consumer refused"
 as git config --global gpg.ssh.defaultKeyCommand "false"   # left by an older configuration
 as sh -c "$SSH_CONFIG" && pass || fail "the printed ssh configuration does not apply"
 expect 1 "no gpg.ssh.defaultKeyCommand once applied" -- as git config --global --get gpg.ssh.defaultKeyCommand
+[ "$(cat "$WORK/home/.config/brokerkey/git-signing-key.pub")" = "$KEY_LINE" ] && pass ||
+  fail "the key file holds: $(cat "$WORK/home/.config/brokerkey/git-signing-key.pub")"
+# Temporary key files git made for this test's commits (other runs' and tests' may be there too).
+touch "$WORK/before-commits"
+leftover_key_files() { find /tmp -maxdepth 1 -name '.git_signing_key_tmp*' -user "$RUNNER" -newer "$WORK/before-commits" | wc -l; }
 as git config --global user.name "CI runner"
 as git config --global user.email ci@acme.example
 as git init -q "$WORK/home/ssh"
@@ -150,6 +158,7 @@ expect 0 "git tag -s (ssh)" -- in_ssh git tag -s v1 -m "release 1"
 expect 0 "git verify-tag (ssh)" -- in_ssh git verify-tag v1
 OLD_SSH_FP=$(cut -d' ' -f1,2 <<<"$OLD_PUB" | ssh-keygen -lf - | awk '{print $2}')
 contains "$OLD_SSH_FP" "the tag signed by the current key"
+[ "$(leftover_key_files)" -eq 0 ] && pass || fail "git left $(leftover_key_files) temporary key files in /tmp"
 
 # git push --signed: git fingerprints user.signingkey's key with the system ssh-keygen for the
 # certificate's pusher line, and signs the certificate through the drop-in; the receiving side
