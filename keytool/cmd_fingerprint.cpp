@@ -80,10 +80,12 @@ std::vector<std::string> check_agent(const BrokerState& broker, const KeyRecord&
   return {};
 }
 
-void report(const KeyRecord& key, std::string_view role, const std::vector<std::string>& problems) {
+// `source` is where the fingerprint the problems are measured against comes from.
+void report(const KeyRecord& key, std::string_view role, const std::vector<std::string>& problems,
+            std::string_view source = "the ledger") {
   for (const auto& problem : problems) {
-    std::cerr << "brokerkey fingerprint: " << role << " key " << key.label << ": " << problem << ", ledger says "
-              << key.fingerprint.hex() << "\n";
+    std::cerr << "brokerkey fingerprint: " << role << " key " << key.label << ": " << problem << ", " << source
+              << " says " << key.fingerprint.hex() << "\n";
   }
   if (problems.empty()) std::cout << "ok  " << role << "  " << key.label << "  " << key.fingerprint.hex() << "\n";
 }
@@ -91,9 +93,9 @@ void report(const KeyRecord& key, std::string_view role, const std::vector<std::
 int check_through_agent(const BrokerState& broker, const KeyRecord& current, const std::optional<Fingerprint>& expected) {
   std::vector<std::string> problems = check_agent(broker, current);
   for (auto& problem : check_expected(current, expected)) problems.push_back(std::move(problem));
-  report(current, "current", problems);
+  report(current, "current", problems, "the agent's view of the ledger");
   // The overlap key only verifies: the view proves its fingerprint is its public key's SHA-256.
-  if (const KeyRecord* overlap = broker.overlap_key()) report(*overlap, "overlap", {});
+  if (const KeyRecord* overlap = broker.overlap_key()) report(*overlap, "overlap", {}, "the agent's view of the ledger");
   if (!problems.empty()) {
     std::cerr << "brokerkey fingerprint: the deployed agent (" << broker.config.agent.socket.string()
               << ") does not match " << (expected ? "the expected fingerprint and " : "") << "its ledger\n";

@@ -93,7 +93,7 @@ contains "ok  current  acme-git-signing-ed25519-prod  $OLD_FP" "the current key 
 contains "which has the expected fingerprint" "the expectation met"
 WRONG=$(printf '%064d' 0)
 expect 1 "fingerprint --check --expect a wrong fingerprint" -- as "$BROKERKEY" fingerprint --check --expect "$WRONG"
-contains "the expected fingerprint is $WRONG, ledger says $OLD_FP" "the mismatch named"
+contains "the expected fingerprint is $WRONG, the agent's view of the ledger says $OLD_FP" "the mismatch named"
 expect 2 "fingerprint --expect not a fingerprint" -- as "$BROKERKEY" fingerprint --check --expect xyz
 expect 2 "fingerprint --check --module with a client configuration" -- as "$BROKERKEY" fingerprint --check --module "$MODULE"
 expect 0 "status" -- as "$BROKERKEY" status
