@@ -86,6 +86,10 @@ int run_rotate(const cli::Args& args) {
   std::cout << "overlap key (verification only, until " << format_rfc3339(at + overlap) << "):\n";
   print_key(std::cout, *state.find(from.fingerprint), broker.config.token_label, "overlap");
   std::cout << "Publish the new allowed-signers file: brokerkey allowed-signers --principal P\n";
+  if (from.certificate_der_base64) {
+    // x509 signatures carry the signer's certificate, and the new key has none yet.
+    std::cout << "x509 signing (git's x509 format) needs a certificate for the new key: brokerkey cert --pin-file FILE\n";
+  }
   return 0;
 }
 

@@ -128,7 +128,8 @@ expect 2 "--output with --verify" -- "$GPGSM" --verify -o x "$WORK/short.sig" "$
 contains "--output has no meaning" "output message"
 
 at 2027-01-01T00:00:00Z   # day 365
-"$BROKERKEY" rotate >/dev/null
+expect 0 "rotate" -- "$BROKERKEY" rotate
+contains "needs a certificate for the new key: brokerkey cert --pin-file FILE" "rotate says x509 needs a new certificate"
 at 2027-01-06T00:00:00Z   # day 370: the new key needs its own certificate
 echo two > two && git add two
 expect 128 "no certificate for the new key yet" -- git commit -q -S -m "unsigned"
