@@ -15,17 +15,25 @@ namespace {
 // The token label the broker presents: the agent's own answer if it gives one to this account,
 // else this account's broker configuration's, else the default.
 std::string default_token_label(const fs::path& socket) {
+  std::string why;
   try {
     AgentConnection agent(socket, std::chrono::seconds(5));
     if (auto view = agent.text_extension(agent::kViewExtension)) return parse_broker_view(*view).ledger.token_label;
-  } catch (const std::exception&) {
+    why = "it refuses this account its view";
+  } catch (const std::exception& e) {
     // not running, or this account is no consumer of it (the operator writing a consumer's file)
+    why = e.what();
   }
+  std::string label;
   try {
-    return load_config(locate_config()).token_label;
+    label = load_config(locate_config()).token_label;
   } catch (const std::exception&) {
-    return Config{}.token_label;
+    label = Config{}.token_label;
   }
+  // Still a usable file (the agent may not run yet), but the label is a guess: say so.
+  std::cerr << "brokerkey client-config: the agent at " << socket.string() << " did not say its token label ("
+            << why << "); wrote '" << label << "': give --token-label if the broker's is another\n";
+  return label;
 }
 
 int run_client_config(const cli::Args& args) {

@@ -65,6 +65,14 @@ expect 0 "client-config --socket" -- as "$BROKERKEY" client-config --socket "$SO
 contains '"mode":"client"' "client mode"
 contains "\"socket\":\"$SOCKET\"" "the socket"
 contains '"token_label":"brokerkey"' "the token label, as the agent says"
+[ "$(as "$BROKERKEY" client-config --socket "$SOCKET" 2>&1 >/dev/null)" = "" ] && pass ||
+  fail "client-config with the agent answering wrote to stderr"
+# No agent at the socket (yet): the file is still written, and the guessed label said so.
+as "$BROKERKEY" client-config --socket "$WORK/run/none.sock" > "$WORK/none.conf" 2> "$WORK/none.err" && pass ||
+  fail "client-config with no agent failed: $(cat "$WORK/none.err")"
+grep -q '"mode":"client"' "$WORK/none.conf" && pass || fail "client-config with no agent wrote: $(cat "$WORK/none.conf")"
+OUT=$(cat "$WORK/none.err"); one_line "client-config with no agent"
+contains "did not say its token label" "the guessed label is said"
 expect 0 "client-config --token-label" -- as "$BROKERKEY" client-config --socket "$SOCKET" --token-label other
 contains '"token_label":"other"' "the token label given"
 expect 2 "client-config: a bad token label" -- as "$BROKERKEY" client-config --socket "$SOCKET" --token-label "$(printf 'a\nb')"
