@@ -126,16 +126,22 @@ std::vector<agent::Identity> ask_identities(AgentConnection& agent) {
 
 BrokerView ask_view(AgentConnection& agent) { return parse_broker_view(ask_agent(agent, agent::kViewExtension)); }
 
-std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
+std::optional<std::string> key_file_text(const std::string& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return std::nullopt;  // never a FIFO or a device: no blocking read
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::string text(4096, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return ed25519_from_public_key_line(text);
+  return text;
+}
+
+std::optional<PublicKey> ed25519_public_key_file(const std::string& path) {
+  std::optional<std::string> text = key_file_text(path);
+  if (!text) return std::nullopt;
+  return ed25519_from_public_key_line(*text);
 }
 
 std::optional<PublicKey> ed25519_from_public_key_line(std::string_view line) {

@@ -64,6 +64,11 @@ std::optional<PublicKey> ed25519_from_public_key_line(std::string_view line);
 // other file (a private key, another key type, a FIFO).
 std::optional<PublicKey> ed25519_public_key_file(const std::string& path);
 
+// The text of a small key file (the first 4096 bytes) without its trailing line breaks: what
+// git writes for user.signingkey or a key command's output. nullopt for anything but a regular
+// file (never a FIFO or a device: no blocking read) or one that cannot be read.
+std::optional<std::string> key_file_text(const std::string& path);
+
 // A pure Ed25519 signature over `data` by the agent's key `key` (SIGN_REQUEST), checked with
 // that key before it is used. Throws action_prohibited when the agent refuses (the reason is in
 // its log and the signing log: a purpose not granted, the rate, a key no longer current), and

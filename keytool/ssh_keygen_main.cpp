@@ -93,24 +93,19 @@ Invocation parse_like_ssh_keygen(int argc, char** argv) {
   throw invalid_input(why + "; a PKCS#11 URI is never passed to the system ssh-keygen (it may carry a PIN)");
 }
 
-// The key of a public key file whose comment is a PKCS#11 URI: the line git writes for a key
-// that gpg.ssh.defaultKeyCommand printed (brokerkey-ssh-keygen -y -f URI). nullopt for any
-// other file, which the system ssh-keygen then reads.
+// The key of a public key file whose comment is a PKCS#11 URI: the file brokerkey git-config
+// writes in client mode, or the one git writes for a key gpg.ssh.defaultKeyCommand printed
+// (brokerkey-ssh-keygen -y -f URI). nullopt for any other file, which the system ssh-keygen
+// then reads.
 struct KeyFileUri {
   std::string uri;
   std::string public_key_line;  // "ssh-ed25519 BASE64"
 };
 std::optional<KeyFileUri> key_file_uri(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return std::nullopt;  // never a FIFO or a device: no blocking read
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text(4096, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.rfind("ssh-ed25519 ", 0) != 0) return std::nullopt;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (text.find_first_of("\r\n") != std::string::npos) return std::nullopt;
+  std::optional<std::string> read = key_file_text(path);
+  if (!read) return std::nullopt;
+  const std::string& text = *read;
+  if (text.rfind("ssh-ed25519 ", 0) != 0 || text.find_first_of("\r\n") != std::string::npos) return std::nullopt;
   std::size_t blob_end = text.find(' ', 12);
   if (blob_end == std::string::npos || !is_pkcs11_uri(text.substr(blob_end + 1))) return std::nullopt;
   return KeyFileUri{text.substr(blob_end + 1), text.substr(0, blob_end)};
