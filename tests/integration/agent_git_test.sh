@@ -22,7 +22,7 @@ chmod 666 "$SOCKET"   # this test's broker has no socket group; the agent still 
 chmod 644 "$WORK/allowed_signers"
 
 # as COMMAND...: the runner account, with its own HOME and no SSH_AUTH_SOCK of its own.
-as() { as_account "$RUNNER" "$WORK/home" GIT_CONFIG_NOSYSTEM=1 "$@"; }
+as() { run_as "$RUNNER" "$WORK/home" GIT_CONFIG_NOSYSTEM=1 "$@"; }
 expect 0 "git-config --agent runs for an account that cannot read the broker" -- \
   as "$BROKERKEY" git-config --agent "$SOCKET" --allowed-signers "$WORK/allowed_signers" --global
 CONFIG=$OUT

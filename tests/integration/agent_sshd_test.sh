@@ -45,7 +45,7 @@ chmod 644 "$WORK/known_hosts"
 
 login() {
   local user=$1
-  as_account "$user" "$WORK/home-$user" SSH_AUTH_SOCK="$SOCKET" timeout 30 ssh -F none -o BatchMode=yes -o UserKnownHostsFile="$WORK/known_hosts" \
+  run_as "$user" "$WORK/home-$user" SSH_AUTH_SOCK="$SOCKET" timeout 30 ssh -F none -o BatchMode=yes -o UserKnownHostsFile="$WORK/known_hosts" \
     -o IdentitiesOnly=no -o ConnectTimeout=10 -p "$PORT" "$user@127.0.0.1" 'echo logged in as $(id -un)'
 }
 expect 0 "dave (granted ssh-auth) logs in with stock ssh" -- login "$DAVE"

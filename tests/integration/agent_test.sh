@@ -29,7 +29,7 @@ refused() {
 as() {
   local user=$1
   shift
-  as_account "$user" "$WORK/home-$user" SSH_AUTH_SOCK="$SOCKET" "$@"
+  run_as "$user" "$WORK/home-$user" SSH_AUTH_SOCK="$SOCKET" "$@"
 }
 
 "$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null

@@ -42,7 +42,7 @@ chmod 666 "$SOCKET"   # this test's broker has no socket group; the agent still 
 # The sanitizer build's options go along (the instrumented drop-ins run under strace below,
 # where LeakSanitizer cannot run: the shell tests' ASAN_OPTIONS turn it off).
 as() {
-  as_account "$RUNNER" "$WORK/home" GIT_CONFIG_NOSYSTEM=1 \
+  run_as "$RUNNER" "$WORK/home" GIT_CONFIG_NOSYSTEM=1 \
     ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "$@"
 }
 expect 1 "the runner cannot read the broker directory" -- as cat "$WORK/broker/ledger.jsonl"

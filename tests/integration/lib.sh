@@ -141,9 +141,9 @@ add_account() {
   TEST_ACCOUNTS+=("$name")
 }
 
-# as_account USER HOME [NAME=VALUE...] COMMAND...: COMMAND as USER with its groups, with HOME
+# run_as USER HOME [NAME=VALUE...] COMMAND...: COMMAND as USER with its groups, with HOME
 # and nothing of this shell's environment but PATH and the NAME=VALUEs given.
-as_account() {
+run_as() {
   local user=$1 home=$2
   shift 2
   setpriv --reuid="$user" --regid="$user" --init-groups env -i PATH=/usr/bin:/bin HOME="$home" "$@"

@@ -47,7 +47,7 @@ chmod 644 "$WORK/pub.pem"
 # as COMMAND...: runs COMMAND as the consumer, with its HOME and nothing of root's environment
 # but the sanitizer build's settings (the module is instrumented there).
 as() {
-  as_account "$CONSUMER" "$HOME_DIR" BROKERKEY_LOG=stderr \
+  run_as "$CONSUMER" "$HOME_DIR" BROKERKEY_LOG=stderr \
     ${LD_PRELOAD:+LD_PRELOAD="$LD_PRELOAD"} ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
     ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "$@"
 }
