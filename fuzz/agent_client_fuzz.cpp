@@ -11,9 +11,11 @@
 //  - a view that parses is written by broker_view_json as text that parses to the same view,
 //    and its slots name keys it lists.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "check.h"
 #include "core/agent_protocol.h"
 #include "core/agent_wire.h"
 #include "core/broker_view.h"
@@ -23,13 +25,29 @@ namespace {
 
 using namespace brokerkey;
 using namespace brokerkey::agent;
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using brokerkey::fuzz::check;
 
 bool is_failure(ByteView body, bool extension) {
   return body.size() == 1 && (body[0] == SSH_AGENT_FAILURE || (extension && body[0] == SSH_AGENT_EXTENSION_FAILURE));
+}
+
+// One response parser on `body`: MalformedMessage is an answer (nothing more to check: nullopt
+// here); a refusal (nullopt) only for the failure message; what it accepts, built again by
+// `build`, is exactly `body`. Returns what it accepted.
+template <typename Parse, typename Build>
+auto parsed_exactly(ByteView body, bool extension, Parse parse, Build build) -> decltype(parse(body)) {
+  decltype(parse(body)) parsed;
+  try {
+    parsed = parse(body);
+  } catch (const MalformedMessage&) {
+    return std::nullopt;
+  }
+  if (!parsed) {
+    check(is_failure(body, extension));
+    return std::nullopt;
+  }
+  check(build(*parsed) == Bytes(body.begin(), body.end()));
+  return parsed;
 }
 
 void check_view(std::string_view text) {
@@ -56,46 +74,23 @@ void check_view(std::string_view text) {
 }
 
 void check_identities(ByteView body) {
-  std::optional<std::vector<Identity>> identities;
-  try {
-    identities = parse_identities_answer(body);
-  } catch (const MalformedMessage&) {
-    return;
-  }
-  if (!identities) {
-    check(is_failure(body, false));
-    return;
-  }
-  check(identities_answer(*identities) == Bytes(body.begin(), body.end()));
+  parsed_exactly(
+      body, false, [](ByteView b) { return parse_identities_answer(b); },
+      [](const std::vector<Identity>& identities) { return identities_answer(identities); });
 }
 
 void check_signature(ByteView body) {
-  std::optional<Bytes> signature;
-  try {
-    signature = parse_ed25519_sign_response(body);
-  } catch (const MalformedMessage&) {
-    return;
-  }
-  if (!signature) {
-    check(is_failure(body, false));
-    return;
-  }
-  check(signature->size() == 64);
-  check(ed25519_sign_response(*signature) == Bytes(body.begin(), body.end()));
+  auto signature = parsed_exactly(
+      body, false, [](ByteView b) { return parse_ed25519_sign_response(b); },
+      [](const Bytes& s) { return ed25519_sign_response(s); });
+  if (signature) check(signature->size() == 64);
 }
 
 void check_extension(ByteView body, std::string_view name) {
-  std::optional<Bytes> contents;
-  try {
-    contents = parse_extension_response(body, name);
-  } catch (const MalformedMessage&) {
-    return;
-  }
-  if (!contents) {
-    check(is_failure(body, true));
-    return;
-  }
-  check(extension_response(name, *contents) == Bytes(body.begin(), body.end()));
+  auto contents = parsed_exactly(
+      body, true, [&](ByteView b) { return parse_extension_response(b, name); },
+      [&](const Bytes& c) { return extension_response(name, c); });
+  if (!contents) return;
   // The text extensions carry one string: the view's JSON for view@brokerkey.org.
   try {
     WireReader in(*contents);

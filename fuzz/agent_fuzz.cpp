@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "check.h"
 #include "classify.h"
 #include "core/agent_protocol.h"
 #include "core/agent_wire.h"
@@ -23,10 +24,7 @@ namespace {
 
 using namespace brokerkey;
 using namespace brokerkey::agent;
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using brokerkey::fuzz::check;
 
 bool contains(ByteView haystack, ByteView needle) {
   if (needle.empty()) return true;

@@ -67,6 +67,39 @@ std::shared_ptr<const Object> key_for(ModuleState& state, const Session& session
   return object;
 }
 
+// C_SignInit and C_VerifyInit, in this order: no operation of that kind already running in the
+// session, a pure EdDSA mechanism, then a key of `wanted` class this session may use.
+template <typename Operation>
+std::shared_ptr<const Object> key_for_init(ModuleState& state, const Session& session,
+                                           const std::optional<Operation>& op,
+                                           const char* in_progress, CK_MECHANISM_PTR mechanism,
+                                           CK_OBJECT_HANDLE key, CK_OBJECT_CLASS wanted) {
+  if (op) throw Error(CKR_OPERATION_ACTIVE, in_progress);
+  check_eddsa(mechanism);
+  return key_for(state, session, key, wanted);
+}
+
+// The session's operation, taken out of it: from here every outcome ends it (a size query or
+// CKR_BUFFER_TOO_SMALL puts it back). None running: CKR_OPERATION_NOT_INITIALIZED.
+template <typename Operation>
+Operation take_operation(std::optional<Operation>& op, const char* init_first) {
+  if (!op) throw Error(CKR_OPERATION_NOT_INITIALIZED, init_first);
+  Operation taken = std::move(*op);
+  op.reset();
+  return taken;
+}
+
+// C_Sign and C_Verify: as take_operation, and a multi-part operation is not one they can
+// finish. Their lists (5.13.2, 5.15.2) have no CKR_OPERATION_ACTIVE, so it is
+// CKR_OPERATION_NOT_INITIALIZED too, and it ends the operation.
+template <typename Operation>
+Operation take_single_part(std::optional<Operation>& op, const char* init_first,
+                           const char* after_update) {
+  Operation taken = take_operation(op, init_first);
+  if (taken.multi_part) throw Error(CKR_OPERATION_NOT_INITIALIZED, after_update);
+  return taken;
+}
+
 // C_SignUpdate and C_VerifyUpdate: Ed25519 is not incremental, so the parts are kept until
 // the Final call. Any failure ends the operation, as the spec requires of an Update.
 template <typename Operation>
@@ -425,9 +458,8 @@ CK_RV sign_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism, CK_OBJECT_
   auto state = current_state();
   auto session = state->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (session->sign) throw Error(CKR_OPERATION_ACTIVE, "a signature is already in progress");
-  check_eddsa(mechanism);
-  auto object = key_for(*state, *session, key, CKO_PRIVATE_KEY);
+  auto object = key_for_init(*state, *session, session->sign, "a signature is already in progress",
+                             mechanism, key, CKO_PRIVATE_KEY);
   session->sign = SignOperation{object->key(), {}, false};
   return CKR_OK;
 }
@@ -436,13 +468,8 @@ CK_RV sign(CK_SESSION_HANDLE handle, Input data, Output signature) {
   auto state = current_state();
   auto session = state->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_SignInit first");
-  // From here every outcome but a size query or CKR_BUFFER_TOO_SMALL ends the operation.
-  SignOperation op = std::move(*session->sign);
-  session->sign.reset();
-  // C_Sign's list (5.13.2) has no CKR_OPERATION_ACTIVE: a multi-part operation is not one
-  // C_Sign can finish.
-  if (op.multi_part) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_Sign after C_SignUpdate: finish with C_SignFinal");
+  SignOperation op = take_single_part(session->sign, "C_SignInit first",
+                                      "C_Sign after C_SignUpdate: finish with C_SignFinal");
   ByteView message = data.view();
   if (auto early = signature.check(kSignatureSize)) {
     session->sign = std::move(op);
@@ -462,9 +489,7 @@ CK_RV sign_final(CK_SESSION_HANDLE handle, Output signature) {
   auto state = current_state();
   auto session = state->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_SignInit first");
-  SignOperation op = std::move(*session->sign);
-  session->sign.reset();
+  SignOperation op = take_operation(session->sign, "C_SignInit first");
   if (auto early = signature.check(kSignatureSize)) {
     session->sign = std::move(op);
     return *early;
@@ -477,9 +502,8 @@ CK_RV verify_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism, CK_OBJEC
   auto state = current_state();
   auto session = state->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (session->verify) throw Error(CKR_OPERATION_ACTIVE, "a verification is already in progress");
-  check_eddsa(mechanism);
-  auto object = key_for(*state, *session, key, CKO_PUBLIC_KEY);
+  auto object = key_for_init(*state, *session, session->verify,
+                             "a verification is already in progress", mechanism, key, CKO_PUBLIC_KEY);
   session->verify = VerifyOperation{object->key().public_key, {}, false};
   return CKR_OK;
 }
@@ -487,11 +511,8 @@ CK_RV verify_init(CK_SESSION_HANDLE handle, CK_MECHANISM_PTR mechanism, CK_OBJEC
 CK_RV verify(CK_SESSION_HANDLE handle, Input data, Input signature) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
-  VerifyOperation op = std::move(*session->verify);
-  session->verify.reset();
-  // As for C_Sign: C_Verify's list (5.15.2) has no CKR_OPERATION_ACTIVE.
-  if (op.multi_part) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_Verify after C_VerifyUpdate: finish with C_VerifyFinal");
+  VerifyOperation op = take_single_part(session->verify, "C_VerifyInit first",
+                                        "C_Verify after C_VerifyUpdate: finish with C_VerifyFinal");
   ByteView message = data.view();
   op.data.assign(message.begin(), message.end());
   return finish_verify(std::move(op), signature.view());
@@ -506,9 +527,7 @@ CK_RV verify_update(CK_SESSION_HANDLE handle, Input part) {
 CK_RV verify_final(CK_SESSION_HANDLE handle, Input signature) {
   auto session = current_state()->sessions().get(handle);
   std::lock_guard lock(session->mutex);
-  if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED, "C_VerifyInit first");
-  VerifyOperation op = std::move(*session->verify);
-  session->verify.reset();
+  VerifyOperation op = take_operation(session->verify, "C_VerifyInit first");
   return finish_verify(std::move(op), signature.view());
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
@@ -24,3 +25,11 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The permission bits (0777) of the file at `path`, as a test compares them with 0600u; 0 when
+// there is no such file.
+inline unsigned permission_bits(const std::filesystem::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return 0;
+  return info.st_mode & 0777u;
+}

@@ -3,19 +3,11 @@
 # broker file): commit -S, tag -s, verify-commit, push --signed, and the same configuration
 # after a rotation. Stock ssh-add and ssh-keygen do the work; the signing log names the account.
 source "$(dirname "$0")/lib.sh"
-AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
-if [ "$(id -u)" -ne 0 ]; then echo "agent_git_test needs root (useradd); CI runs it as root"; exit 1; fi
+needs_root useradd
 s=$$
 RUNNER=bkr$s
-AGENT_PID=
-cleanup() {
-  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-  userdel -r "$RUNNER" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 chmod 711 "$WORK"
-useradd -m -d "$WORK/home" "$RUNNER"
+add_account "$RUNNER" -m -d "$WORK/home"
 RUNNER_UID=$(id -u "$RUNNER")
 
 "$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
@@ -24,18 +16,13 @@ export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
 "$BROKERKEY" consumer add runner --user "$RUNNER" >/dev/null
 mkdir -m 0755 "$WORK/run"
 SOCKET=$WORK/run/agent.sock
-"$AGENT" --socket "$SOCKET" 2>"$WORK/agent.log" &
-AGENT_PID=$!
-for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+start_agent "$SOCKET"
 chmod 666 "$SOCKET"   # this test's broker has no socket group; the agent still decides by uid
 "$BROKERKEY" allowed-signers --principal ci@acme.example > "$WORK/allowed_signers"
 chmod 644 "$WORK/allowed_signers"
 
 # as COMMAND...: the runner account, with its own HOME and no SSH_AUTH_SOCK of its own.
-as() {
-  setpriv --reuid="$RUNNER" --regid="$RUNNER" --init-groups \
-    env -i PATH=/usr/bin:/bin HOME="$WORK/home" GIT_CONFIG_NOSYSTEM=1 "$@"
-}
+as() { run_as "$RUNNER" "$WORK/home" GIT_CONFIG_NOSYSTEM=1 "$@"; }
 expect 0 "git-config --agent runs for an account that cannot read the broker" -- \
   as "$BROKERKEY" git-config --agent "$SOCKET" --allowed-signers "$WORK/allowed_signers" --global
 CONFIG=$OUT
@@ -72,11 +59,9 @@ contains "$NEW_SSH_FP" "signed by the new key"
 expect 0 "the earlier commit still verifies" -- in_repo git verify-commit "$FIRST"
 
 # The agent down: a clean failure, then signing again once it is back.
-kill "$AGENT_PID"; wait "$AGENT_PID" || true; AGENT_PID=
+stop_agent
 expect 128 "no agent: git fails cleanly" -- in_repo git commit -q -S --allow-empty -m "no agent"
-"$AGENT" --socket "$SOCKET" 2>>"$WORK/agent.log" &
-AGENT_PID=$!
-for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+start_agent "$SOCKET"
 chmod 666 "$SOCKET"
 expect 0 "signing resumes when the agent is back" -- in_repo git commit -q -S --allow-empty -m "agent back"
 expect 0 "audit verify" -- "$BROKERKEY" audit verify

@@ -16,9 +16,8 @@
 # forwarding killed by its PID while brokerkey-gpgsm's request is in flight gives one line and
 # no commit.
 source "$(dirname "$0")/lib.sh"
-AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
 GPGSM=$(dirname "$BROKERKEY")/brokerkey-gpgsm
-if [ "$(id -u)" -ne 0 ]; then echo "agent_remote_test needs root (useradd, sshd, ip netns); CI runs it as root"; exit 1; fi
+needs_root "useradd, sshd, ip netns"
 s=$$
 RUN=bkrun$s STRANGER=bkout$s CI=bkci$s GROUP=bkg$s
 NS=bkns$s VETH_HOST=bkh$s VETH_RUNNER=bkn$s
@@ -96,12 +95,9 @@ with open(path) as f: conf = json.load(f)
 conf["agent"] = {"socket": socket, "socket_group": group}
 with open(path, "w") as f: json.dump(conf, f, indent=2)
 PY
-start_agent() {
-  "$AGENT" 2>>"$WORK/agent.log" &
-  AGENT_PID=$!
-  for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
-}
-start_agent
+"$AGENT" 2>>"$WORK/agent.log" &  # the socket and its group from the configuration
+AGENT_PID=$!
+wait_for_socket "$SOCKET"
 "$BROKERKEY" allowed-signers --principal ci@acme.example > "$CI_HOME/allowed_signers"
 chmod 644 "$CI_HOME/allowed_signers"
 

@@ -2,21 +2,18 @@
 # by the test: a consumer granted ssh-auth logs in with stock ssh; one that is not is refused,
 # and the refusal is in the signing log.
 source "$(dirname "$0")/lib.sh"
-AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
-if [ "$(id -u)" -ne 0 ]; then echo "agent_sshd_test needs root (useradd, sshd); CI runs it as root"; exit 1; fi
+needs_root "useradd, sshd"
 s=$$
 DAVE=bkd$s ERIN=bke$s
-AGENT_PID= SSHD_PID=
+SSHD_PID=
 cleanup() {
-  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
-  for u in $DAVE $ERIN; do userdel -r "$u" >/dev/null 2>&1 || true; done
-  rm -rf "$WORK"
+  if [ -n "$SSHD_PID" ]; then kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null || true; fi
+  end_test
 }
 trap cleanup EXIT
 chmod 711 "$WORK"
 # "*": no password, but not locked ("!"), which sshd without PAM refuses outright.
-for u in $DAVE $ERIN; do useradd -m -d "$WORK/home-$u" -s /bin/sh -p "*" "$u"; done
+for u in $DAVE $ERIN; do add_account "$u" -m -d "$WORK/home-$u" -s /bin/sh -p "*"; done
 
 "$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
 export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
@@ -25,9 +22,7 @@ export BROKERKEY_CONF=$WORK/broker/brokerkey.conf
 "$BROKERKEY" consumer add erin --user "$ERIN" >/dev/null   # git only
 mkdir -m 0755 "$WORK/run"
 SOCKET=$WORK/run/agent.sock
-"$AGENT" --socket "$SOCKET" 2>"$WORK/agent.log" &
-AGENT_PID=$!
-for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
+start_agent "$SOCKET"
 chmod 666 "$SOCKET"
 
 # sshd on 127.0.0.1, a free port, its own host key; the broker key may log in as either account.
@@ -50,8 +45,7 @@ chmod 644 "$WORK/known_hosts"
 
 login() {
   local user=$1
-  setpriv --reuid="$user" --regid="$user" --init-groups env -i PATH=/usr/bin:/bin HOME="$WORK/home-$user" \
-    SSH_AUTH_SOCK="$SOCKET" timeout 30 ssh -F none -o BatchMode=yes -o UserKnownHostsFile="$WORK/known_hosts" \
+  run_as "$user" "$WORK/home-$user" SSH_AUTH_SOCK="$SOCKET" timeout 30 ssh -F none -o BatchMode=yes -o UserKnownHostsFile="$WORK/known_hosts" \
     -o IdentitiesOnly=no -o ConnectTimeout=10 -p "$PORT" "$user@127.0.0.1" 'echo logged in as $(id -un)'
 }
 expect 0 "dave (granted ssh-auth) logs in with stock ssh" -- login "$DAVE"

@@ -2,25 +2,16 @@
 # kernel, policy per consumer, the signing log, and a ledger followed without a restart.
 # Accounts are made here (useradd, as root) and removed at the end.
 source "$(dirname "$0")/lib.sh"
-AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
-if [ "$(id -u)" -ne 0 ]; then echo "agent_test needs root (useradd); CI runs it as root"; exit 1; fi
+needs_root useradd
 
 s=$$
 SOCKET_GROUP=bkg$s OPS_GROUP=bko$s
 ALICE=bka$s BOB=bkb$s CAROL=bkc$s MALLORY=bkm$s OUTSIDER=bkx$s
-AGENT_PID=
-cleanup() {
-  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-  for u in $ALICE $BOB $CAROL $MALLORY $OUTSIDER; do userdel -r "$u" >/dev/null 2>&1 || true; done
-  for g in $SOCKET_GROUP $OPS_GROUP; do groupdel "$g" >/dev/null 2>&1 || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-groupadd "$SOCKET_GROUP"; groupadd "$OPS_GROUP"
+add_group "$SOCKET_GROUP"; add_group "$OPS_GROUP"
 chmod 711 "$WORK"
-for u in $ALICE $CAROL $MALLORY; do useradd -m -d "$WORK/home-$u" -G "$SOCKET_GROUP" "$u"; done
-useradd -m -d "$WORK/home-$BOB" -G "$SOCKET_GROUP,$OPS_GROUP" "$BOB"
-useradd -m -d "$WORK/home-$OUTSIDER" "$OUTSIDER"
+for u in $ALICE $CAROL $MALLORY; do add_account "$u" -m -d "$WORK/home-$u" -G "$SOCKET_GROUP"; done
+add_account "$BOB" -m -d "$WORK/home-$BOB" -G "$SOCKET_GROUP,$OPS_GROUP"
+add_account "$OUTSIDER" -m -d "$WORK/home-$OUTSIDER"
 
 # refused DESCRIPTION -- COMMAND...: COMMAND fails (the agent closed the connection: ssh-add
 # then fails reading, or is killed writing, by SIGPIPE).
@@ -38,8 +29,7 @@ refused() {
 as() {
   local user=$1
   shift
-  setpriv --reuid="$user" --regid="$user" --init-groups \
-    env -i PATH=/usr/bin:/bin HOME="$WORK/home-$user" SSH_AUTH_SOCK="$SOCKET" "$@"
+  run_as "$user" "$WORK/home-$user" SSH_AUTH_SOCK="$SOCKET" "$@"
 }
 
 "$BROKERKEY" init --dir "$WORK/broker" --service acme --purpose git-signing --env prod >/dev/null
@@ -60,12 +50,6 @@ chmod 0750 "$WORK/run"
 expect 2 "an unknown option" -- "$AGENT" --frobnicate
 contains "unknown or incomplete option '--frobnicate'" "usage message"
 
-start_agent() {
-  "$AGENT" --socket "$SOCKET" 2>>"$WORK/agent.log" &
-  AGENT_PID=$!
-  for _ in $(seq 50); do [ -S "$SOCKET" ] && return; sleep 0.1; done
-  fail "the agent did not start: $(cat "$WORK/agent.log")"
-}
 python3 - "$BROKERKEY_CONF" "$SOCKET_GROUP" <<'PY'
 import json, sys
 path, group = sys.argv[1], sys.argv[2]
@@ -73,7 +57,7 @@ conf = json.load(open(path))
 conf["agent"] = {"socket_group": group}
 open(path, "w").write(json.dumps(conf))
 PY
-start_agent
+start_agent "$SOCKET"
 [ "$(stat -c '%a %G' "$SOCKET")" = "660 $SOCKET_GROUP" ] && pass || fail "socket mode: $(stat -c '%a %G' "$SOCKET")"
 
 # A consumer account cannot read the broker, yet lists and uses the key through the socket.

@@ -8,22 +8,19 @@
 # the client configuration; the agent stopped gives one clear line and a non-zero exit.
 source "$(dirname "$0")/lib.sh"
 BIN=$(dirname "$BROKERKEY")
-AGENT=$BIN/brokerkey-agent
 GPGSM=$BIN/brokerkey-gpgsm
-if [ "$(id -u)" -ne 0 ]; then echo "keytool_client_test needs root (useradd); CI runs it as root"; exit 1; fi
+needs_root useradd
 command -v strace >/dev/null || { echo "FAIL: strace is not installed (packaging/install-deps.sh)"; exit 1; }
 s=$$
 RUNNER=bkc$s
-AGENT_PID=
 UNLOGGED_PID=
 cleanup() {
-  for pid in $AGENT_PID $UNLOGGED_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  userdel -r "$RUNNER" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  if [ -n "$UNLOGGED_PID" ]; then kill "$UNLOGGED_PID" 2>/dev/null || true; wait "$UNLOGGED_PID" 2>/dev/null || true; fi
+  end_test
 }
 trap cleanup EXIT
 chmod 711 "$WORK"
-useradd -m -d "$WORK/home" "$RUNNER"
+add_account "$RUNNER" -m -d "$WORK/home"
 RUNNER_UID=$(id -u "$RUNNER")
 
 # The operator's broker, with a certificate for x509 signing (issued through the module with a
@@ -38,20 +35,14 @@ OLD_FP=$("$BROKERKEY" pubkey --format fingerprint)
 OLD_PUB=$("$BROKERKEY" pubkey)
 mkdir -m 0755 "$WORK/run"
 SOCKET=$WORK/run/agent.sock
-start_agent() {
-  "$AGENT" --socket "$SOCKET" 2>>"$WORK/agent.log" &
-  AGENT_PID=$!
-  for _ in $(seq 50); do [ -S "$SOCKET" ] && break; sleep 0.1; done
-  chmod 666 "$SOCKET"   # this test's broker has no socket group; the agent still decides by uid
-}
-start_agent
+start_agent "$SOCKET"
+chmod 666 "$SOCKET"   # this test's broker has no socket group; the agent still decides by uid
 
 # as COMMAND...: the runner, with a HOME that holds nothing of the broker and no BROKERKEY_CONF.
 # The sanitizer build's options go along (the instrumented drop-ins run under strace below,
 # where LeakSanitizer cannot run: the shell tests' ASAN_OPTIONS turn it off).
 as() {
-  setpriv --reuid="$RUNNER" --regid="$RUNNER" --init-groups \
-    env -i PATH=/usr/bin:/bin HOME="$WORK/home" GIT_CONFIG_NOSYSTEM=1 \
+  run_as "$RUNNER" "$WORK/home" GIT_CONFIG_NOSYSTEM=1 \
     ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "$@"
 }
 expect 1 "the runner cannot read the broker directory" -- as cat "$WORK/broker/ledger.jsonl"
@@ -354,7 +345,7 @@ python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); del c["signing_l
 chmod 600 "$WORK/broker/unlogged.conf"
 "$AGENT" --config "$WORK/broker/unlogged.conf" --socket "$WORK/run/unlogged.sock" 2>>"$WORK/agent.log" &
 UNLOGGED_PID=$!
-for _ in $(seq 50); do [ -S "$WORK/run/unlogged.sock" ] && break; sleep 0.1; done
+wait_for_socket "$WORK/run/unlogged.sock"
 chmod 666 "$WORK/run/unlogged.sock"
 as sh -c "'$BROKERKEY' client-config --socket '$WORK/run/unlogged.sock' > \"\$HOME/unlogged.conf\""
 expect 1 "check: a degraded agent" -- as env BROKERKEY_CONF="$WORK/home/unlogged.conf" "$BROKERKEY" check
@@ -384,7 +375,7 @@ refused init --dir "$WORK/home/broker"
 expect 0 "the ledger is intact" -- "$BROKERKEY" audit verify
 
 # The agent stopped: one clear line and a non-zero exit, for every command and for git.
-kill "$AGENT_PID"; wait "$AGENT_PID" || true; AGENT_PID=
+stop_agent
 for command in pubkey "fingerprint --check" status allowed-signers\ --principal\ p git-config; do
   # shellcheck disable=SC2086
   expect 1 "$command without the agent" -- as "$BROKERKEY" $command
@@ -400,6 +391,7 @@ expect 2 "no agent: brokerkey-gpgsm signs nothing" -- as sh -c "echo x | '$GPGSM
 contains "brokerkey-gpgsm: brokerkey-agent: cannot connect to $SOCKET" "gpgsm names the agent"
 expect 2 "no agent: brokerkey-gpgsm verifies nothing" -- as "$GPGSM" --status-fd=1 --verify "$WORK/tag-signature" "$WORK/tag-payload"
 contains "brokerkey-gpgsm: brokerkey-agent: cannot connect to $SOCKET" "gpgsm --verify names the agent"
-start_agent
+start_agent "$SOCKET"
+chmod 666 "$SOCKET"
 expect 0 "signing resumes when the agent is back" -- in_x509 git commit -q -S --allow-empty -m "agent back"
 finish

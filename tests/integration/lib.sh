@@ -5,7 +5,7 @@ BROKERKEY=$1
 MODULE=$2
 SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/brokerkey-shell-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap end_test EXIT  # below: the agent, accounts and groups a test started or made, then $WORK
 export BROKERKEY_LOG=stderr
 unset BROKERKEY_CONF BROKERKEY_TEST_NOW
 
@@ -105,6 +105,69 @@ StrictModes no
 PidFile none
 LoginGraceTime 20
 CONF
+}
+
+# --- Tests that run brokerkey-agent for accounts they make (as root) ---------------------------
+AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
+AGENT_PID=
+TEST_ACCOUNTS=()
+TEST_GROUPS=()
+
+# end_test: what every test leaves behind removed at exit: the agent it started (AGENT_PID),
+# the accounts and groups it made (add_account, add_group), $WORK. A test with more to undo sets
+# its own EXIT trap, which ends by calling end_test.
+end_test() {
+  if [ -n "$AGENT_PID" ]; then kill "$AGENT_PID" 2>/dev/null || true; wait "$AGENT_PID" 2>/dev/null || true; fi
+  for u in "${TEST_ACCOUNTS[@]}"; do userdel -r "$u" >/dev/null 2>&1 || true; done
+  for g in "${TEST_GROUPS[@]}"; do groupdel "$g" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+
+# needs_root WHAT: the test fails here, saying so, unless it runs as root (CI runs it as root);
+# WHAT names what it needs root for.
+needs_root() {
+  if [ "$(id -u)" -ne 0 ]; then echo "$(basename "$0" .sh) needs root ($1); CI runs it as root"; exit 1; fi
+}
+
+# add_group NAME; add_account NAME [USERADD OPTION...]: made now, removed at exit.
+add_group() {
+  groupadd "$1"
+  TEST_GROUPS+=("$1")
+}
+add_account() {
+  local name=$1
+  shift
+  useradd "$@" "$name"
+  TEST_ACCOUNTS+=("$name")
+}
+
+# run_as USER HOME [NAME=VALUE...] COMMAND...: COMMAND as USER with its groups, with HOME
+# and nothing of this shell's environment but PATH and the NAME=VALUEs given.
+run_as() {
+  local user=$1 home=$2
+  shift 2
+  setpriv --reuid="$user" --regid="$user" --init-groups env -i PATH=/usr/bin:/bin HOME="$home" "$@"
+}
+
+# start_agent SOCKET [OPTION...]: brokerkey-agent on SOCKET (and the broker BROKERKEY_CONF
+# names) with OPTIONs, in the background as AGENT_PID, its stderr added to $WORK/agent.log;
+# returns once SOCKET is there, or fails the test with the agent's log after 10 s.
+start_agent() {
+  local socket=$1
+  shift
+  "$AGENT" --socket "$socket" "$@" 2>>"$WORK/agent.log" &
+  AGENT_PID=$!
+  wait_for_socket "$socket"
+}
+# wait_for_socket SOCKET: as start_agent, for an agent started otherwise.
+wait_for_socket() {
+  for _ in $(seq 100); do [ -S "$1" ] && return; sleep 0.1; done
+  fail "no agent socket $1 after 10 s: $(cat "$WORK/agent.log" 2>/dev/null)"
+}
+# stop_agent: the agent of start_agent stopped (SIGTERM), and waited for.
+stop_agent() {
+  kill "$AGENT_PID" && wait "$AGENT_PID" || true
+  AGENT_PID=
 }
 
 finish() {

@@ -5,23 +5,14 @@
 # loaded no backend module; the signing log names its consumer; the agent stopped gives a clear
 # failure and, restarted, works again with nothing else done; a rotation is seen at once.
 source "$(dirname "$0")/lib.sh"
-AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
 MODULE=$(readlink -f "$MODULE")  # p11-kit takes a relative module path as relative to its own directory
-if [ "$(id -u)" -ne 0 ]; then echo "module_client_test needs root (useradd); CI runs it as root"; exit 1; fi
+needs_root useradd
 
 s=$$
 CONSUMER=bkmc$s SOCKET_GROUP=bkmg$s
-AGENT_PID=
-cleanup() {
-  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-  userdel -r "$CONSUMER" >/dev/null 2>&1 || true
-  groupdel "$SOCKET_GROUP" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-groupadd "$SOCKET_GROUP"
+add_group "$SOCKET_GROUP"
 chmod 711 "$WORK"
-useradd -m -d "$WORK/home" -G "$SOCKET_GROUP" "$CONSUMER"
+add_account "$CONSUMER" -m -d "$WORK/home" -G "$SOCKET_GROUP"
 HOME_DIR=$WORK/home
 
 BROKER=$WORK/broker
@@ -41,17 +32,7 @@ conf = json.load(open(path))
 conf["agent"] = {"socket_group": group}
 open(path, "w").write(json.dumps(conf))
 PY
-start_agent() {
-  "$AGENT" --socket "$SOCKET" 2>>"$WORK/agent.log" &
-  AGENT_PID=$!
-  for _ in $(seq 100); do [ -S "$SOCKET" ] && return; sleep 0.1; done
-  fail "the agent did not start: $(cat "$WORK/agent.log")"
-}
-stop_agent() {
-  kill "$AGENT_PID" && wait "$AGENT_PID" || true
-  AGENT_PID=
-}
-start_agent
+start_agent "$SOCKET"
 
 # The consumer's only brokerkey file: a client configuration, found in its HOME. The JSON is
 # the one `brokerkey client-config` prints (core/config.h client_config_text).
@@ -66,8 +47,7 @@ chmod 644 "$WORK/pub.pem"
 # as COMMAND...: runs COMMAND as the consumer, with its HOME and nothing of root's environment
 # but the sanitizer build's settings (the module is instrumented there).
 as() {
-  setpriv --reuid="$CONSUMER" --regid="$CONSUMER" --init-groups \
-    env -i PATH=/usr/bin:/bin HOME="$HOME_DIR" BROKERKEY_LOG=stderr \
+  run_as "$CONSUMER" "$HOME_DIR" BROKERKEY_LOG=stderr \
     ${LD_PRELOAD:+LD_PRELOAD="$LD_PRELOAD"} ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
     ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "$@"
 }
@@ -164,7 +144,7 @@ stop_agent
 expect 1 "pkcs11-tool fails while the agent is down" -- as pkcs11-tool --module "$MODULE" --login \
   --sign --mechanism EDDSA -i "$HOME_DIR/msg" -o "$HOME_DIR/sig2"
 contains "brokerkey-agent: cannot connect to $SOCKET" "the module says why"
-start_agent
+start_agent "$SOCKET"
 rm -f "$HOME_DIR/sig"
 expect 0 "pkcs11-tool signs again once the agent is back" -- as pkcs11-tool --module "$MODULE" --login \
   --sign --mechanism EDDSA --label "$LABEL" -i "$HOME_DIR/msg" -o "$HOME_DIR/sig"

@@ -189,18 +189,9 @@ BOOST_AUTO_TEST_CASE(forked_child_must_initialize_again) {
     CK_ULONG count = 0;
     if (f->C_GetSlotList(CK_TRUE, nullptr, &count) != CKR_CRYPTOKI_NOT_INITIALIZED) ::_exit(10);
     if (f->C_CloseSession(parent_session) != CKR_CRYPTOKI_NOT_INITIALIZED) ::_exit(11);
-    if (f->C_Initialize(nullptr) != CKR_OK) ::_exit(12);
     CK_SESSION_HANDLE session = 0;
-    if (f->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &session) != CKR_OK) ::_exit(13);
-    std::string pin = broker.pin();
-    if (f->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()) != CKR_OK) ::_exit(14);
-    CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE match{CKA_CLASS, &private_class, sizeof private_class};
     CK_OBJECT_HANDLE child_key = 0;
-    if (f->C_FindObjectsInit(session, &match, 1) != CKR_OK || f->C_FindObjects(session, &child_key, 1, &count) != CKR_OK ||
-        count != 1 || f->C_FindObjectsFinal(session) != CKR_OK) {
-      ::_exit(15);
-    }
+    if (int step = initialize_in_child(f, broker.pin(), session, child_key)) ::_exit(step);
     CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
     CK_BYTE message[] = "from the child", signature[64];
     CK_ULONG length = sizeof signature;
@@ -211,10 +202,7 @@ BOOST_AUTO_TEST_CASE(forked_child_must_initialize_again) {
     if (f->C_Finalize(nullptr) != CKR_OK) ::_exit(17);
     ::_exit(0);
   }
-  int status = -1;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0, "the child failed at step " << WEXITSTATUS(status));
+  check_child_succeeded(pid);
   // The parent's session and login are untouched.
   CK_MECHANISM eddsa{CKM_EDDSA, nullptr, 0};
   CK_BYTE message[] = "from the parent", signature[64];

@@ -158,26 +158,34 @@ BOOST_FIXTURE_TEST_CASE(get_attribute_value_follows_the_five_cases, Fixture) {
   CK_OBJECT_HANDLE priv = module.find_one(s, CKO_PRIVATE_KEY);
   CK_BYTE small[4], big[128];
 
-  // 3. NULL pValue: the length only.
-  CK_ATTRIBUTE a{CKA_BROKERKEY_FINGERPRINT, nullptr, 0};
-  BOOST_TEST(module->C_GetAttributeValue(s, priv, &a, 1) == CKR_OK);
-  BOOST_TEST(a.ulValueLen == 64u);
-  // 5. Too small: CK_UNAVAILABLE_INFORMATION and CKR_BUFFER_TOO_SMALL.
-  a = {CKA_BROKERKEY_FINGERPRINT, small, sizeof small};
-  BOOST_TEST(module->C_GetAttributeValue(s, priv, &a, 1) == CKR_BUFFER_TOO_SMALL);
-  BOOST_TEST(a.ulValueLen == CK_UNAVAILABLE_INFORMATION);
-  // 4. Large enough: the exact length.
-  a = {CKA_BROKERKEY_FINGERPRINT, big, sizeof big};
-  BOOST_TEST(module->C_GetAttributeValue(s, priv, &a, 1) == CKR_OK);
-  BOOST_TEST(a.ulValueLen == 64u);
-  // 1. Sensitive: the private value is never revealed, not even its length.
-  a = {CKA_VALUE, big, sizeof big};
-  BOOST_TEST(module->C_GetAttributeValue(s, priv, &a, 1) == CKR_ATTRIBUTE_SENSITIVE);
-  BOOST_TEST(a.ulValueLen == CK_UNAVAILABLE_INFORMATION);
-  // 2. Not an attribute of this object.
-  a = {CKA_MODULUS, big, sizeof big};
-  BOOST_TEST(module->C_GetAttributeValue(s, priv, &a, 1) == CKR_ATTRIBUTE_TYPE_INVALID);
-  BOOST_TEST(a.ulValueLen == CK_UNAVAILABLE_INFORMATION);
+  // One attribute at a time, the spec's cases in its numbering: the code, and the length
+  // C_GetAttributeValue gives back.
+  struct OneAttribute {
+    const char* spec_case;
+    CK_ATTRIBUTE_TYPE type;
+    CK_BYTE* value;
+    CK_ULONG size;
+    CK_RV rv;
+    CK_ULONG length;
+  };
+  const OneAttribute cases[] = {
+      {"3. NULL pValue: the length only", CKA_BROKERKEY_FINGERPRINT, nullptr, 0, CKR_OK, 64},
+      {"5. too small: CK_UNAVAILABLE_INFORMATION and CKR_BUFFER_TOO_SMALL", CKA_BROKERKEY_FINGERPRINT, small,
+       sizeof small, CKR_BUFFER_TOO_SMALL, CK_UNAVAILABLE_INFORMATION},
+      {"4. large enough: the exact length", CKA_BROKERKEY_FINGERPRINT, big, sizeof big, CKR_OK, 64},
+      {"1. sensitive: the private value is never revealed, not even its length", CKA_VALUE, big, sizeof big,
+       CKR_ATTRIBUTE_SENSITIVE, CK_UNAVAILABLE_INFORMATION},
+      {"2. not an attribute of this object", CKA_MODULUS, big, sizeof big, CKR_ATTRIBUTE_TYPE_INVALID,
+       CK_UNAVAILABLE_INFORMATION},
+  };
+  CK_ATTRIBUTE a{};
+  for (const OneAttribute& c : cases) {
+    BOOST_TEST_CONTEXT(c.spec_case) {
+      a = {c.type, c.value, c.size};
+      BOOST_TEST(module->C_GetAttributeValue(s, priv, &a, 1) == c.rv);
+      BOOST_TEST(a.ulValueLen == c.length);
+    }
+  }
 
   // A mixed template: every attribute is processed, and sensitive outranks the others.
   CK_BBOOL sign = CK_FALSE;

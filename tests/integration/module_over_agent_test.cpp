@@ -288,17 +288,9 @@ BOOST_FIXTURE_TEST_CASE(forked_child_uses_its_own_connections, Fixture) {
     CK_ULONG count = 0;
     if (f->C_GetSlotList(CK_TRUE, nullptr, &count) != CKR_CRYPTOKI_NOT_INITIALIZED) ::_exit(10);
     if (f->C_SignInit(parent_session, &eddsa, key) != CKR_CRYPTOKI_NOT_INITIALIZED) ::_exit(11);
-    if (f->C_Initialize(nullptr) != CKR_OK) ::_exit(12);
     CK_SESSION_HANDLE session = 0;
-    if (f->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &session) != CKR_OK) ::_exit(13);
-    if (f->C_Login(session, CKU_USER, nullptr, 0) != CKR_OK) ::_exit(14);
-    CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE match{CKA_CLASS, &private_class, sizeof private_class};
     CK_OBJECT_HANDLE child_key = 0;
-    if (f->C_FindObjectsInit(session, &match, 1) != CKR_OK || f->C_FindObjects(session, &child_key, 1, &count) != CKR_OK ||
-        count != 1 || f->C_FindObjectsFinal(session) != CKR_OK) {
-      ::_exit(15);
-    }
+    if (int step = initialize_in_child(f, "", session, child_key)) ::_exit(step);  // protected path
     for (int i = 0; i < 50; ++i) {
       std::string message = "from the child " + std::to_string(i);
       CK_BYTE signature[64];
@@ -320,10 +312,7 @@ BOOST_FIXTURE_TEST_CASE(forked_child_uses_its_own_connections, Fixture) {
       ++good;
     }
   }
-  int status = -1;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0, "the child failed at step " << WEXITSTATUS(status));
+  check_child_succeeded(pid);
   BOOST_TEST(good == 50);
   BOOST_TEST(signs(parent_session, key, "after the child"));
 }

@@ -5,13 +5,6 @@
 # into the file the agent had open; a log made group-writable makes the agent refuse to sign
 # (fail closed) until it is fixed. Every chain verifies with `brokerkey audit verify`.
 source "$(dirname "$0")/lib.sh"
-AGENT=$(dirname "$BROKERKEY")/brokerkey-agent
-AGENT_PID=
-cleanup() {
-  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 new_broker "$WORK/broker"
 "$BROKERKEY" consumer add self --uid "$(id -u)" --allow sshsig:git >/dev/null
 LOG=$WORK/broker/signing-log.jsonl

@@ -132,3 +132,28 @@ CK_OBJECT_HANDLE LoadedModule::find_one(CK_SESSION_HANDLE session, CK_OBJECT_CLA
   BOOST_REQUIRE_MESSAGE(found.size() == 1, "found " << found.size() << " objects of class " << object_class);
   return found[0];
 }
+
+int initialize_in_child(CK_FUNCTION_LIST* f, const std::string& pin, CK_SESSION_HANDLE& session,
+                        CK_OBJECT_HANDLE& private_key) {
+  if (f->C_Initialize(nullptr) != CKR_OK) return 12;
+  if (f->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &session) != CKR_OK) return 13;
+  CK_UTF8CHAR_PTR pin_bytes =
+      pin.empty() ? nullptr : reinterpret_cast<CK_UTF8CHAR_PTR>(const_cast<char*>(pin.data()));
+  if (f->C_Login(session, CKU_USER, pin_bytes, pin.size()) != CKR_OK) return 14;
+  CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
+  CK_ATTRIBUTE match{CKA_CLASS, &private_class, sizeof private_class};
+  CK_ULONG count = 0;
+  if (f->C_FindObjectsInit(session, &match, 1) != CKR_OK ||
+      f->C_FindObjects(session, &private_key, 1, &count) != CKR_OK || count != 1 ||
+      f->C_FindObjectsFinal(session) != CKR_OK) {
+    return 15;
+  }
+  return 0;
+}
+
+void check_child_succeeded(pid_t pid) {
+  int status = -1;
+  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0, "the child failed at step " << WEXITSTATUS(status));
+}

@@ -2,6 +2,8 @@
 // made by the real keytool, and the built module loaded with dlopen as clients load it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -86,6 +88,15 @@ class LoadedModule {
 };
 
 std::string rv_text(CK_RV rv);
+
+// The fork tests' child, where Boost.Test cannot report: C_Initialize again, a session on slot 0
+// logged in with `pin` (empty: the protected path, a NULL PIN), and the one private key that
+// session finds. Returns 0, or the step that failed (12 C_Initialize, 13 C_OpenSession,
+// 14 C_Login, 15 the search) for the child's exit status.
+int initialize_in_child(CK_FUNCTION_LIST* f, const std::string& pin, CK_SESSION_HANDLE& session,
+                        CK_OBJECT_HANDLE& private_key);
+// Waits for a forked child and checks that it exited 0, else names the step it failed at.
+void check_child_succeeded(pid_t pid);
 
 // Where most module tests start: a broker with its key and consumer "ci", the module loaded,
 // a session logged in as that consumer, and the key's two objects.

@@ -44,9 +44,7 @@ BOOST_AUTO_TEST_CASE(records_chain_and_verify) {
   BOOST_TEST(second.at("prev").as_string() == hash_of_line(lines[0]));
   BOOST_TEST(!verify_chain(lines));
   BOOST_TEST(parse_record(lines[1]).at("time").as_string() == "2026-01-02T00:00:00Z");
-  struct stat info {};
-  ::stat(log.path().c_str(), &info);
-  BOOST_TEST((info.st_mode & 0777) == 0600u);
+  BOOST_TEST(permission_bits(log.path()) == 0600u);
 }
 
 BOOST_AUTO_TEST_CASE(every_single_byte_change_names_its_record) {
@@ -201,13 +199,17 @@ void stop(pid_t child) {
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-}  // namespace
 
-BOOST_AUTO_TEST_CASE(a_reader_holding_every_lock_it_can_take_does_not_stall_writers) {
+// A log at `path` in a test's own directory, with one record ("init") written.
+struct LogWithItsFirstRecord {
   TempDir dir;
   fs::path path = dir.path() / "log.jsonl";
-  ChainedLog log(path);
-  log.append("init", {}, kT0);
+  ChainedLog log{path};
+  LogWithItsFirstRecord() { log.append("init", {}, kT0); }
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_reader_holding_every_lock_it_can_take_does_not_stall_writers, LogWithItsFirstRecord) {
   // A reader: read-only descriptors on the log and (had it access) the lock file, with flock
   // and fcntl read locks, as a process that can only read would hold them.
   pid_t reader = holder([&] {
@@ -227,16 +229,10 @@ BOOST_AUTO_TEST_CASE(a_reader_holding_every_lock_it_can_take_does_not_stall_writ
   BOOST_TEST(seconds_since(start) < 2.0);
   stop(reader);
   BOOST_TEST(log.read_lines().size() == 3u);
-  struct stat info {};
-  ::stat((path.string() + ".lock").c_str(), &info);
-  BOOST_TEST((info.st_mode & 0777) == 0600u);  // only its owner can open it to lock it
+  BOOST_TEST(permission_bits(path.string() + ".lock") == 0600u);  // only its owner can open it to lock it
 }
 
-BOOST_AUTO_TEST_CASE(a_writer_holding_the_lock_too_long_fails_the_append_clearly_in_bounded_time) {
-  TempDir dir;
-  fs::path path = dir.path() / "log.jsonl";
-  ChainedLog log(path);
-  log.append("init", {}, kT0);
+BOOST_FIXTURE_TEST_CASE(a_writer_holding_the_lock_too_long_fails_the_append_clearly_in_bounded_time, LogWithItsFirstRecord) {
   pid_t writer = holder([&] {
     int fd = ::open((path.string() + ".lock").c_str(), O_RDWR);
     struct flock range {};
@@ -259,11 +255,7 @@ BOOST_AUTO_TEST_CASE(a_writer_holding_the_lock_too_long_fails_the_append_clearly
   BOOST_TEST(!verify_chain(log.read_lines()));
 }
 
-BOOST_AUTO_TEST_CASE(lock_file_others_could_open_is_refused) {
-  TempDir dir;
-  fs::path path = dir.path() / "log.jsonl";
-  ChainedLog log(path);
-  log.append("init", {}, kT0);
+BOOST_FIXTURE_TEST_CASE(lock_file_others_could_open_is_refused, LogWithItsFirstRecord) {
   ::chmod((path.string() + ".lock").c_str(), 0644);
   try {
     log.append("sign", {}, kT0);
@@ -273,11 +265,7 @@ BOOST_AUTO_TEST_CASE(lock_file_others_could_open_is_refused) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(damaged_last_line_fails_clearly_and_repair_moves_it_aside) {
-  TempDir dir;
-  fs::path path = dir.path() / "log.jsonl";
-  ChainedLog log(path);
-  log.append("init", {}, kT0);
+BOOST_FIXTURE_TEST_CASE(damaged_last_line_fails_clearly_and_repair_moves_it_aside, LogWithItsFirstRecord) {
   log.append("sign", {{"n", 1}}, kT0);
   std::string good = read_all(path);
   write_all(path, good + "garbage that is not JSON\n");
@@ -305,11 +293,7 @@ BOOST_AUTO_TEST_CASE(damaged_last_line_fails_clearly_and_repair_moves_it_aside) 
   BOOST_TEST(!verify_chain(log.read_lines()));
 }
 
-BOOST_AUTO_TEST_CASE(damage_followed_by_intact_records_is_not_cut) {
-  TempDir dir;
-  fs::path path = dir.path() / "log.jsonl";
-  ChainedLog log(path);
-  log.append("init", {}, kT0);
+BOOST_FIXTURE_TEST_CASE(damage_followed_by_intact_records_is_not_cut, LogWithItsFirstRecord) {
   log.append("sign", {{"n", 1}}, kT0);
   log.append("sign", {{"n", 2}}, kT0);
   std::string text = read_all(path);
@@ -344,9 +328,7 @@ BOOST_AUTO_TEST_CASE(kept_open_writer_chains_without_reading_its_tail_again) {
   BOOST_TEST(!verify_chain(lines));
   BOOST_TEST(writer.opens() == 1u);
   BOOST_TEST(writer.tail_reads() == 1u);  // the first batch only (the file was new)
-  struct stat info {};
-  ::stat(log.path().c_str(), &info);
-  BOOST_TEST((info.st_mode & 0777) == 0600u);
+  BOOST_TEST(permission_bits(log.path()) == 0600u);
 }
 
 BOOST_AUTO_TEST_CASE(kept_open_writer_follows_another_writer) {

@@ -77,9 +77,7 @@ BOOST_AUTO_TEST_CASE(replace_file_is_atomic_and_sets_the_mode) {
   replace_file(path, "one", fs::perms::owner_read | fs::perms::owner_write);
   replace_file(path, "two", fs::perms::owner_read | fs::perms::owner_write);
   BOOST_TEST(read_text_file(path) == "two");
-  struct stat info {};
-  ::stat(path.c_str(), &info);
-  BOOST_TEST((info.st_mode & 0777) == 0600u);
+  BOOST_TEST(permission_bits(path) == 0600u);
   BOOST_TEST(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 }
 
