@@ -24,14 +24,14 @@ namespace fs = std::filesystem;
 // it on as PKCS#11 section 5.1 lists it for a token that went away mid-session.
 Error agent_unavailable(const std::string& what);
 
-// The one way of these that is a lost connection: the other end closed or reset the connection
-// under a request (end of file, EPIPE or ECONNRESET: which one is timing, so all three read "the
+// Of those ways, a lost connection: the other end closed or reset the connection under a
+// request (end of file, EPIPE or ECONNRESET: which one is timing, so all three read "the
 // connection was closed by the other end (SOCKET)"). An agent_unavailable error of its own type,
 // so that with_likely_cause() takes only this and never a timeout or an answer that breaks the
 // protocol, and a pool can tell a connection the agent closed while it sat idle.
 class AgentConnectionLost : public Error {
  public:
-  AgentConnectionLost(const fs::path& socket, Loc where = Loc::current());
+  explicit AgentConnectionLost(const fs::path& socket, Loc where = Loc::current());
   const fs::path& socket() const noexcept { return socket_; }
 
  private:
