@@ -210,8 +210,10 @@ class AgentSource final : public KeySource {
     return *consumer;
   }
 
-  // A connection of `pool`: an idle one, else a new one, logged in as the pool is.
+  // A connection of `pool`: an idle one, else a new one, logged in as the pool is. (A slot's
+  // pool has no idle connection while logged out: logout drops them, give_back refuses them.)
   Lease take(Pool& pool) {
+    if (Lease idle = take_idle(pool); idle.connection) return idle;
     std::optional<Secret> pin;
     bool logged_in = false;
     Lease lease;
@@ -220,12 +222,6 @@ class AgentSource final : public KeySource {
       std::lock_guard lock(pool.mutex);
       lease.generation = pool.generation;
       if (&pool != &plain_ && !pool.login) throw Error(CKR_USER_NOT_LOGGED_IN, "logged out");
-      if (!pool.idle.empty()) {
-        lease.connection = std::move(pool.idle.back());
-        pool.idle.pop_back();
-        lease.reused = true;
-        return lease;
-      }
       if (pool.login) {
         logged_in = true;
         if (*pool.login) pin.emplace(std::string((*pool.login)->view()));
