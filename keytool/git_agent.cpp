@@ -74,23 +74,7 @@ std::optional<fs::path> configured_agent() {
 
 namespace {
 
-const std::string kUnmappedHint =
-    " (is this account mapped to a consumer? the agent closes the connections of accounts that are not)";
-
-// A connection to the agent lost under a request, with its likely cause. The agent closes the
-// connections of an account it maps to no consumer; an ssh forwarding that carries its socket
-// (docs/CONSUMERS.md section 10) ended, or the agent gone, look the same from this side. A
-// second connection tells the two apart: when the socket takes none, its far end is gone.
-Error lost_agent(const AgentConnection& agent, const Error& lost) {
-  try {
-    AgentConnection probe(agent.socket(), std::chrono::seconds(5));
-  } catch (const Error&) {
-    return Error(CKR_DEVICE_REMOVED, lost.what() + std::string(", and ") + agent.socket().string() +
-                                         " takes no connection now (the agent, or the ssh forwarding that carries its "
-                                         "socket, went away)");
-  }
-  return Error(CKR_DEVICE_REMOVED, lost.what() + kUnmappedHint);
-}
+const std::string kUnmappedHint = std::string(" ") + kUnmappedAccountHint;
 
 }  // namespace
 
@@ -98,9 +82,8 @@ std::string ask_agent(AgentConnection& agent, std::string_view extension) {
   std::optional<std::string> answer;
   try {
     answer = agent.text_extension(extension);
-  } catch (const Error& e) {
-    if (e.rv() != CKR_DEVICE_REMOVED) throw;
-    throw lost_agent(agent, e);
+  } catch (const AgentConnectionLost& e) {
+    throw with_likely_cause(e);
   }
   if (!answer) {
     throw agent_unavailable("the agent at " + agent.socket().string() + " refuses " + std::string(extension) +
@@ -113,9 +96,8 @@ std::vector<agent::Identity> ask_identities(AgentConnection& agent) {
   std::optional<std::vector<agent::Identity>> identities;
   try {
     identities = agent.identities();
-  } catch (const Error& e) {
-    if (e.rv() != CKR_DEVICE_REMOVED) throw;
-    throw lost_agent(agent, e);
+  } catch (const AgentConnectionLost& e) {
+    throw with_likely_cause(e);
   }
   if (!identities) {
     throw agent_unavailable("the agent at " + agent.socket().string() + " refuses to list its key to this account" +
@@ -171,9 +153,8 @@ Signature agent_signature(AgentConnection& agent, const PublicKey& key, ByteView
   std::optional<Bytes> signature;
   try {
     signature = agent.sign(ssh_wire_blob(key), data);
-  } catch (const Error& e) {
-    if (e.rv() != CKR_DEVICE_REMOVED) throw;
-    throw lost_agent(agent, e);
+  } catch (const AgentConnectionLost& e) {
+    throw with_likely_cause(e);
   }
   if (!signature) {
     throw action_prohibited("brokerkey-agent at " + agent.socket().string() +
@@ -225,7 +206,13 @@ AgentKey agent_key_named(AgentConnection& agent, std::string_view key_text, bool
 void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri) {
   if (!uri.pin_value && !uri.pin_source) return;
   Secret pin = pin_from_uri(uri);
-  if (!agent.text_extension(agent::kLoginExtension, pin.view())) {
+  std::optional<std::string> consumer;
+  try {
+    consumer = agent.text_extension(agent::kLoginExtension, pin.view());
+  } catch (const AgentConnectionLost& e) {
+    throw with_likely_cause(e);
+  }
+  if (!consumer) {
     throw invalid_input("brokerkey-agent at " + agent.socket().string() +
                         " refused the URI's PIN for this account (a wrong PIN, or another consumer's)");
   }

@@ -39,9 +39,9 @@ std::optional<fs::path> client_config_agent();
 std::optional<fs::path> configured_agent();
 
 // A text extension's answer (view@, health@brokerkey.org), or one line saying why there is
-// none. A lost connection is reported with its likely cause: when the socket still takes
-// connections, an account the agent maps to no consumer (it closes their connections); when it
-// takes none, the agent or the ssh forwarding that carries its socket went away.
+// none. A lost connection is reported with its likely cause (core/agent_connection.h
+// with_likely_cause): an account the agent maps to no consumer, or the agent or the ssh
+// forwarding that carries its socket gone.
 std::string ask_agent(AgentConnection& agent, std::string_view extension);
 
 // The agent's view@brokerkey.org, parsed as hostile input; throws one line when it gives none.
@@ -90,7 +90,8 @@ AgentKey agent_key_named(AgentConnection& agent, std::string_view key_text, bool
 
 // Binds the consumer a URI's PIN names (pin-value, or pin-source) to the connection
 // (login@brokerkey.org); without a PIN the agent identifies the account by itself and this
-// does nothing. Throws when the agent refuses the PIN.
+// does nothing. Throws when the agent refuses the PIN, and a lost connection with its likely
+// cause, as ask_agent.
 void login_with_uri_pin(AgentConnection& agent, const KeyUri& uri);
 
 }  // namespace brokerkey

@@ -10,8 +10,10 @@
 // back when the answer is in. Views go on any idle connection, logged in or not, and C_Login
 // logs in the connection the views used, so a process that signs once opens one connection.
 // A connection that broke is dropped; the next request opens a new one, so an agent that
-// restarted is used again without anything else. Sockets are CLOEXEC; after fork() the
-// child's C_Initialize builds a new source and never sees these connections.
+// restarted is used again without anything else. An agent that cannot be used is logged once
+// per outage, a lost connection with its likely cause (core/agent_connection.h). Sockets are
+// CLOEXEC; after fork() the child's C_Initialize builds a new source and never sees these
+// connections.
 #include <mutex>
 #include <type_traits>
 #include <vector>
@@ -34,6 +36,9 @@ constexpr std::size_t kMaxIdle = 8;
 // Sign requests carry the whole message: the agent reads frames of at most
 // agent::kMaxFrameLength, and the request's own fields need a few bytes of it.
 constexpr std::size_t kMaxAgentMessage = agent::kMaxFrameLength - 1024;
+// Connections one request is tried on (AgentSource::leased): a view may meet a stale idle
+// connection in each of the three pools before a new one.
+constexpr int kMaxTries = 4;
 
 // Connections to the agent that are all logged in the same way (or not at all).
 struct Pool {
@@ -47,7 +52,8 @@ struct Pool {
 };
 
 struct Lease {
-  std::unique_ptr<AgentConnection> connection;
+  Pool* pool = nullptr;  // where it came from, and goes back to
+  std::unique_ptr<AgentConnection> connection;  // null: the pool had no idle one (take_idle)
   std::uint64_t generation = 0;
   bool reused = false;  // came from the idle list (and may be stale)
 };
@@ -69,12 +75,7 @@ class AgentSource final : public KeySource {
       known_tag = last_tag_;
     }
     auto fail = [&](const Error& e) {
-      // Said once per outage, not at every call that needs the view (pkcs11-tool makes several).
-      {
-        std::lock_guard lock(view_mutex_);
-        if (last_failure_ != e.what()) log_error(e.what());
-        last_failure_ = e.what();
-      }
+      log_once(e);
       auto view = std::make_shared<TokenView>();
       view->built_at = now();
       view->valid_until = view->built_at;
@@ -88,7 +89,7 @@ class AgentSource final : public KeySource {
       text = call_any(
           [&](AgentConnection& c) { return c.text_extension(agent::kViewExtension, argument); });
     } catch (const Error& e) {
-      return fail(e);
+      return fail(explained(e));
     }
     if (!text) {
       return fail(agent_unavailable("the agent at " + socket_.string() +
@@ -129,31 +130,28 @@ class AgentSource final : public KeySource {
       secret.emplace(std::string(reinterpret_cast<const char*>(pin->data()), pin->size()));
     }
     // The connection that answered the views so far logs in, rather than a new one: a cold
-    // process then opens one connection in all. One the agent closed since is replaced.
-    std::unique_ptr<AgentConnection> connection;
+    // process then opens one connection in all. It is kept, for the slot's pool.
     std::string consumer;
-    for (int attempt = 0;; ++attempt) {
-      Lease lease = take(plain_);
-      try {
-        consumer = log_in(*lease.connection, secret, CKR_PIN_INCORRECT);
-        connection = std::move(lease.connection);
-        break;
-      } catch (const Error& e) {
-        if (e.rv() == CKR_PIN_INCORRECT) {
-          give_back(plain_, std::move(lease));  // refused, and still usable for views
+    Lease logged_in;
+    try {
+      logged_in = leased([&] { return take(plain_); }, [&](Lease& lease) {
+        try {
+          consumer = log_in(*lease.connection, secret, CKR_PIN_INCORRECT);
+        } catch (const Error& e) {
+          if (e.rv() == CKR_PIN_INCORRECT) give_back(std::move(lease));  // refused, and still usable for views
           throw;
         }
-        if (e.rv() != CKR_DEVICE_REMOVED || !lease.reused || attempt > 0) throw;
-        std::lock_guard lock(plain_.mutex);
-        plain_.idle.clear();
-      }
+        return std::move(lease);
+      });
+    } catch (const Error& e) {
+      throw reported(e);
     }
     Pool& pool = slots_[static_cast<std::size_t>(slot)];
     std::lock_guard lock(pool.mutex);
     ++pool.generation;
     pool.idle.clear();
     pool.login.emplace(std::move(secret));
-    pool.idle.push_back(std::move(connection));
+    pool.idle.push_back(std::move(logged_in.connection));
     return consumer;
   }
 
@@ -171,8 +169,12 @@ class AgentSource final : public KeySource {
                                           std::to_string(kMaxAgentMessage) + " bytes");
     }
     Bytes blob = ssh_wire_blob(key.public_key);
-    std::optional<Bytes> signature = call(slots_[static_cast<std::size_t>(slot)],
-                                          [&](AgentConnection& c) { return c.sign(blob, data); });
+    std::optional<Bytes> signature;
+    try {
+      signature = call(slots_[static_cast<std::size_t>(slot)], [&](AgentConnection& c) { return c.sign(blob, data); });
+    } catch (const Error& e) {
+      throw reported(e);
+    }
     if (!signature) {
       // The agent says no more than no; its log and the signing log say why. Whether the key
       // is still shown tells a revoked or retired key from a refused request.
@@ -208,20 +210,18 @@ class AgentSource final : public KeySource {
     return *consumer;
   }
 
+  // A connection of `pool`: an idle one, else a new one, logged in as the pool is. (A slot's
+  // pool has no idle connection while logged out: logout drops them, give_back refuses them.)
   Lease take(Pool& pool) {
+    if (Lease idle = take_idle(pool); idle.connection) return idle;
     std::optional<Secret> pin;
     bool logged_in = false;
     Lease lease;
+    lease.pool = &pool;
     {
       std::lock_guard lock(pool.mutex);
       lease.generation = pool.generation;
       if (&pool != &plain_ && !pool.login) throw Error(CKR_USER_NOT_LOGGED_IN, "logged out");
-      if (!pool.idle.empty()) {
-        lease.connection = std::move(pool.idle.back());
-        pool.idle.pop_back();
-        lease.reused = true;
-        return lease;
-      }
       if (pool.login) {
         logged_in = true;
         if (*pool.login) pin.emplace(std::string((*pool.login)->view()));
@@ -234,58 +234,95 @@ class AgentSource final : public KeySource {
     return lease;
   }
 
-  void give_back(Pool& pool, Lease lease) {
+  // An idle connection of `pool`, if it has one (else the lease holds none).
+  static Lease take_idle(Pool& pool) {
+    Lease lease;
+    lease.pool = &pool;
+    std::lock_guard lock(pool.mutex);
+    if (pool.idle.empty()) return lease;
+    lease.generation = pool.generation;
+    lease.connection = std::move(pool.idle.back());
+    pool.idle.pop_back();
+    lease.reused = true;
+    return lease;
+  }
+
+  static void give_back(Lease lease) {
+    Pool& pool = *lease.pool;
     std::lock_guard lock(pool.mutex);
     if (lease.generation == pool.generation && pool.idle.size() < kMaxIdle) {
       pool.idle.push_back(std::move(lease.connection));
     }
   }
 
-  // Runs `request` on a connection of `pool`. An idle connection the agent closed since (it
-  // restarted) fails at once: then every idle one is stale, and the request is tried once more
-  // on a new connection.
+  // The one place a request meets a stale connection. Runs `use` on the lease `lease()` makes;
+  // `use` asks the agent and gives the connection back or keeps it. An idle connection the agent
+  // closed since (it restarted, or ended the connection after its idle timeout) fails at once,
+  // as a lost connection: every idle one of its pool is then as stale and is dropped, and `use`
+  // runs again on the lease `lease()` makes next (another pool's idle connection, or a new one).
+  // Any other failure, or one on a new connection, is the request's (see explained()).
+  template <typename MakeLease, typename Use>
+  std::invoke_result_t<Use, Lease&> leased(MakeLease lease, Use use) {
+    for (int tries = 1;; ++tries) {
+      Lease current = lease();
+      try {
+        return use(current);
+      } catch (const AgentConnectionLost&) {
+        if (!current.reused || tries == kMaxTries) throw;
+      }
+      std::lock_guard lock(current.pool->mutex);
+      current.pool->idle.clear();
+    }
+  }
+
+  // Runs `request` on a connection of `pool`, then gives the connection back.
   template <typename Request>
   std::invoke_result_t<Request, AgentConnection&> call(Pool& pool, Request request) {
-    for (int attempt = 0;; ++attempt) {
-      Lease lease = take(pool);
-      try {
-        auto result = request(*lease.connection);
-        give_back(pool, std::move(lease));
-        return result;
-      } catch (const Error& e) {
-        if (e.rv() != CKR_DEVICE_REMOVED || !lease.reused || attempt > 0) throw;
-        std::lock_guard lock(pool.mutex);
-        pool.idle.clear();
-      }
-    }
+    return leased([&] { return take(pool); }, [&](Lease& lease) { return answered(lease, request); });
   }
 
   // Runs a request that any connection may carry (a view): on an idle one of whichever pool
   // has one, logged in or not, else on a new connection that is not logged in.
   template <typename Request>
   std::invoke_result_t<Request, AgentConnection&> call_any(Request request) {
-    for (Pool* pool : {&slots_[0], &slots_[1]}) {
-      Lease lease;
-      {
-        std::lock_guard lock(pool->mutex);
-        if (pool->idle.empty()) continue;
-        lease.generation = pool->generation;
-        lease.connection = std::move(pool->idle.back());
-        pool->idle.pop_back();
-        lease.reused = true;
+    auto any = [&] {
+      for (Pool* pool : {&slots_[0], &slots_[1]}) {
+        if (Lease lease = take_idle(*pool); lease.connection) return lease;
       }
-      try {
-        auto result = request(*lease.connection);
-        give_back(*pool, std::move(lease));
-        return result;
-      } catch (const Error& e) {
-        // The agent closed it (restarted, idle timeout): every idle one of this pool is stale.
-        if (e.rv() != CKR_DEVICE_REMOVED) throw;
-        std::lock_guard lock(pool->mutex);
-        pool->idle.clear();
-      }
-    }
-    return call(plain_, std::move(request));
+      return take(plain_);
+    };
+    return leased(any, [&](Lease& lease) { return answered(lease, request); });
+  }
+
+  // `request`'s answer on the lease's connection, which then goes back to its pool.
+  template <typename Request>
+  static std::invoke_result_t<Request, AgentConnection&> answered(Lease& lease, Request& request) {
+    auto result = request(*lease.connection);
+    give_back(std::move(lease));
+    return result;
+  }
+
+  // What a request that failed for good reports: a lost connection with its likely cause
+  // (with_likely_cause costs a second connection, so it is asked only here, after leased()).
+  static Error explained(const Error& e) {
+    if (const auto* lost = dynamic_cast<const AgentConnectionLost*>(&e)) return with_likely_cause(*lost);
+    return e;
+  }
+
+  // What a login or a signature that failed with `e` throws: explained, and an agent that cannot
+  // be used (CKR_DEVICE_REMOVED; other codes are the caller's to show) logged as a view's is.
+  Error reported(const Error& e) {
+    Error out = explained(e);
+    if (out.rv() == CKR_DEVICE_REMOVED) log_once(out);
+    return out;
+  }
+
+  // Logs `e` once per outage, not at every call that needs the agent (pkcs11-tool makes
+  // several): again only when a failure says something else, or after a view succeeded.
+  void log_once(const Error& e) {
+    std::lock_guard lock(view_mutex_);
+    if (last_failure_ != e.what()) log_error(e.what());
+    last_failure_ = e.what();
   }
 
   fs::path socket_;
@@ -295,7 +332,7 @@ class AgentSource final : public KeySource {
   std::mutex view_mutex_;  // guards the three below
   std::shared_ptr<const TokenView> last_view_;  // the last view built from a full answer
   std::string last_tag_;                        // its tag ("" if the agent gave none)
-  std::string last_failure_;                    // what the last failed view logged, until one succeeds
+  std::string last_failure_;                    // what log_once logged last, until a view succeeds
 };
 
 }  // namespace

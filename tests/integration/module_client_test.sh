@@ -3,7 +3,8 @@
 # its HOME signs through brokerkey-agent with stock pkcs11-tool (the protected authentication
 # path, no PIN; and its consumer PIN) and p11tool; strace shows it opened no broker file and
 # loaded no backend module; the signing log names its consumer; the agent stopped gives a clear
-# failure and, restarted, works again with nothing else done; a rotation is seen at once.
+# failure (said once) and, restarted, works again with nothing else done; a rotation is seen at
+# once; an account the agent maps to no consumer is told that likely cause, once.
 source "$(dirname "$0")/lib.sh"
 MODULE=$(readlink -f "$MODULE")  # p11-kit takes a relative module path as relative to its own directory
 needs_root useradd
@@ -144,6 +145,12 @@ stop_agent
 expect 1 "pkcs11-tool fails while the agent is down" -- as pkcs11-tool --module "$MODULE" --login \
   --sign --mechanism EDDSA -i "$HOME_DIR/msg" -o "$HOME_DIR/sig2"
 contains "brokerkey-agent: cannot connect to $SOCKET" "the module says why"
+said_once() {
+  local n
+  n=$(grep -cF -- "$1" <<<"$OUT" || true)
+  [ "$n" -eq 1 ] && pass || fail "$2: said $n times, not once: $OUT"
+}
+said_once "brokerkey-pkcs11: brokerkey-agent: cannot connect to $SOCKET" "the outage, for pkcs11-tool's several calls"
 start_agent "$SOCKET"
 rm -f "$HOME_DIR/sig"
 expect 0 "pkcs11-tool signs again once the agent is back" -- as pkcs11-tool --module "$MODULE" --login \
@@ -164,6 +171,14 @@ expect 0 "pkcs11-tool signs with the new key" -- as pkcs11-tool --module "$MODUL
   --sign --mechanism EDDSA --label "$LABEL" -i "$HOME_DIR/msg" -o "$HOME_DIR/sig"
 verified "after the rotation" "$WORK/new.pem"
 grep -qF "\"fingerprint\":\"$NEW_FP\"" <(tail -n 1 "$LOG") && pass || fail "the new key is not in the log: $(tail -n 1 "$LOG")"
+
+# An account the agent maps to no consumer: the agent closes its connections as it takes them,
+# and the module says so with that likely cause, once for pkcs11-tool's several calls.
+"$BROKERKEY" consumer remove builder >/dev/null
+expect 0 "pkcs11-tool shows no token to an account mapped to no consumer" -- as pkcs11-tool --module "$MODULE" -L
+said_once "brokerkey-pkcs11: brokerkey-agent: the connection was closed by the other end ($SOCKET) (is this account mapped to a consumer? the agent closes the connections of accounts that are not)" \
+  "the likely cause"
+if grep -q "token label" <<<"$OUT"; then fail "a token shown to an account mapped to no consumer: $OUT"; else pass; fi
 
 expect 0 "audit verify" -- "$BROKERKEY" audit verify
 finish

@@ -4,13 +4,24 @@
 // (no token, CKR_DEVICE_REMOVED on open sessions; module_return_codes_test checks each code
 // against its function's list in the PKCS#11 3.0 specification) and restarted (the same session signs again, its login replayed);
 // refusals (CKR_FUNCTION_REJECTED, also after a revocation); a rotation seen
-// at the next call; and fork (the child never uses the parent's connections).
+// at the next call; and fork (the child never uses the parent's connections). A lost
+// connection is logged once per outage with its likely cause (the agent gone, or an account
+// it maps to no consumer).
 #define BOOST_TEST_MODULE module_over_agent
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "agent_client.h"
@@ -62,6 +73,83 @@ struct Fixture {
     return rv == CKR_OK && ed25519_verify(current_key(), as_bytes(message), signature);
   }
 };
+
+// The module's log (pkcs11-module/log.cpp: stderr, which ctest turns off with
+// BROKERKEY_LOG=none), caught in a file while this lives. Made before any thread of the test.
+class ModuleLog {
+ public:
+  explicit ModuleLog(fs::path file) : file_(std::move(file)) {
+    if (const char* before = std::getenv("BROKERKEY_LOG")) before_ = before;
+    ::setenv("BROKERKEY_LOG", "stderr", 1);
+    std::fflush(stderr);
+    saved_ = ::dup(STDERR_FILENO);
+    int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    BOOST_REQUIRE(saved_ >= 0 && fd >= 0);
+    BOOST_REQUIRE(::dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+    ::close(fd);
+  }
+  ModuleLog(const ModuleLog&) = delete;
+  ModuleLog& operator=(const ModuleLog&) = delete;
+  ~ModuleLog() {
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    if (before_) {
+      ::setenv("BROKERKEY_LOG", before_->c_str(), 1);
+    } else {
+      ::unsetenv("BROKERKEY_LOG");
+    }
+  }
+  std::vector<std::string> lines() const {
+    std::fflush(stderr);
+    std::ifstream in(file_);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+  // How many lines are `line` exactly.
+  long count(const std::string& line) const {
+    auto all = lines();
+    return std::count(all.begin(), all.end(), line);
+  }
+  std::string text() const {
+    std::string out;
+    for (const auto& line : lines()) out += line + "\n";
+    return out;
+  }
+
+ private:
+  fs::path file_;
+  std::optional<std::string> before_;
+  int saved_ = -1;
+};
+
+// This process's unix sockets that are connected (state 03 in /proc/net/unix): a connection
+// made into a backlog, not yet accepted, is one.
+int connected_unix_sockets() {
+  std::set<std::string> inodes;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    std::string target = fs::read_symlink(entry.path(), error).string();
+    if (!error && target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+  }
+  std::ifstream table("/proc/net/unix");
+  std::string line;
+  std::getline(table, line);  // the header
+  int count = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, protocol, flags, type, state, inode;
+    if (fields >> num >> refs >> protocol >> flags >> type >> state >> inode && state == "03" && inodes.count(inode)) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+const std::string kGone = " takes no connection now (the agent, or the ssh forwarding that carries its socket, went away)";
+const std::string kUnmapped =
+    " (is this account mapped to a consumer? the agent closes the connections of accounts that are not)";
 
 }  // namespace
 
@@ -143,6 +231,92 @@ BOOST_FIXTURE_TEST_CASE(agent_stopped_and_restarted, Fixture) {
   broker.agent()->start();
   EXPECT_RV(login(fresh, ""), CKR_OK);
   BOOST_TEST(signs(fresh, key, "protected path after the restart"));
+}
+
+// The agent goes away under a request (stopped, its socket removed, then killed): the module
+// logs the lost connection with its likely cause, that the socket takes no connection now.
+// The calls after it in the same outage say once that they cannot connect, not at every call;
+// the agent back, the next outage is said again.
+BOOST_FIXTURE_TEST_CASE(agent_gone_under_a_request_is_logged_once_with_its_likely_cause, Fixture) {
+  const std::string socket = broker.agent_socket().string();
+  ModuleLog log(broker.dir() / "module.log");
+  int before = connected_unix_sockets();
+  BOOST_REQUIRE(::kill(broker.agent()->pid(), SIGSTOP) == 0);
+  CK_RV rv = CKR_GENERAL_ERROR;
+  CK_ULONG count = 9;
+  std::thread caller([&] { rv = module->C_GetSlotList(CK_TRUE, nullptr, &count); });
+  // The view's request is under way once its connection is made (the stopped agent's backlog
+  // takes it), and it waits for an answer.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (connected_unix_sockets() == before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  bool connected = connected_unix_sockets() > before;
+  fs::remove(broker.agent_socket());
+  broker.agent()->kill_now();
+  caller.join();
+  BOOST_REQUIRE_MESSAGE(connected, "the module made no connection to the stopped agent");
+  EXPECT_RV(rv, CKR_OK);
+  BOOST_TEST(count == 0u);
+  const std::string lost = "brokerkey-pkcs11: brokerkey-agent: the connection was closed by the other end (" + socket +
+                           "), and " + socket + kGone;
+  BOOST_TEST(log.count(lost) == 1, log.text());
+
+  const std::string missing = "brokerkey-pkcs11: brokerkey-agent: cannot connect to " + socket + ": No such file or directory";
+  CK_TOKEN_INFO token{};
+  for (int call = 0; call < 3; ++call) {
+    BOOST_TEST(module->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
+    EXPECT_RV(module->C_GetTokenInfo(0, &token), CKR_TOKEN_NOT_PRESENT);
+  }
+  BOOST_TEST(log.count(missing) == 1, log.text());
+  BOOST_TEST(log.lines().size() == 2u, log.text());
+
+  // Back; then killed, its socket left behind: that outage is said, once.
+  broker.agent()->start();
+  BOOST_TEST(module->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
+  BOOST_TEST(count == 1u);
+  broker.agent()->kill_now();
+  for (int call = 0; call < 3; ++call) {
+    EXPECT_RV(module->C_GetTokenInfo(0, &token), CKR_TOKEN_NOT_PRESENT);
+  }
+  BOOST_TEST(log.count("brokerkey-pkcs11: brokerkey-agent: cannot connect to " + socket + ": Connection refused") == 1,
+             log.text());
+  BOOST_TEST(log.lines().size() == 3u, log.text());
+}
+
+// The agent closes the connections of an account it maps to no consumer as it accepts them:
+// the module logs that likely cause, once, whether a signature, a view or a login meets it.
+BOOST_FIXTURE_TEST_CASE(unmapped_account_is_logged_once_with_its_likely_cause, Fixture) {
+  CK_SESSION_HANDLE session = module.open_session("");
+  BOOST_REQUIRE(login(session, "") == CKR_OK);
+  CK_OBJECT_HANDLE key = module.find_one(session, CKO_PRIVATE_KEY);
+  BOOST_REQUIRE(signs(session, key, "while mapped"));
+  BOOST_REQUIRE(module->C_SignInit(session, &eddsa, key) == CKR_OK);
+  broker.keytool("consumer remove ci");
+  // Restarted too, so the module's idle connections are stale: the signature is tried again on
+  // a new connection, which the agent closes.
+  broker.agent()->kill_now();
+  broker.agent()->start();
+  ModuleLog log(broker.dir() / "module.log");
+  CK_BYTE message[] = "unmapped", signature[64];
+  CK_ULONG length = sizeof signature;
+  EXPECT_RV(module->C_Sign(session, message, sizeof message, signature, &length), CKR_DEVICE_REMOVED);
+  const std::string socket = broker.agent_socket().string();
+  const std::string line =
+      "brokerkey-pkcs11: brokerkey-agent: the connection was closed by the other end (" + socket + ")" + kUnmapped;
+  BOOST_TEST(log.count(line) == 1, log.text());
+
+  CK_ULONG count = 9;
+  for (int call = 0; call < 3; ++call) {
+    BOOST_TEST(module->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
+    BOOST_TEST(count == 0u);
+  }
+  BOOST_REQUIRE(module->C_Logout(session) == CKR_OK);
+  EXPECT_RV(login(session, ""), CKR_DEVICE_REMOVED);
+  BOOST_TEST(log.count(line) == 1, log.text());
+  BOOST_TEST(log.lines().size() == 1u, log.text());
+  // The agent's own log says why, for the operator.
+  BOOST_TEST(broker.agent()->log_text().find("maps to no consumer") != std::string::npos);
 }
 
 // A sign request carries the whole message and the agent reads frames of at most 256 KiB:
