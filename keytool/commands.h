@@ -38,6 +38,7 @@ extern const Command kHealthCommand;
 extern const Command kGitConfigCommand;
 extern const Command kCertCommand;
 extern const Command kClientConfigCommand;
+extern const Command kAgentConfigCommand;
 
 // Where the broker's state comes from is decided here, in one place (broker.cpp), by the mode
 // the located configuration states:
