@@ -60,21 +60,19 @@ chmod 0750 "$WORK/run"
 expect 2 "an unknown option" -- "$AGENT" --frobnicate
 contains "unknown or incomplete option '--frobnicate'" "usage message"
 
+# The socket and its group set as an operator does (agent-config); the agent takes both from
+# the configuration and says on its start line how the socket is on disk: who can connect.
 start_agent() {
-  "$AGENT" --socket "$SOCKET" 2>>"$WORK/agent.log" &
+  "$AGENT" 2>>"$WORK/agent.log" &
   AGENT_PID=$!
   for _ in $(seq 50); do [ -S "$SOCKET" ] && return; sleep 0.1; done
   fail "the agent did not start: $(cat "$WORK/agent.log")"
 }
-python3 - "$BROKERKEY_CONF" "$SOCKET_GROUP" <<'PY'
-import json, sys
-path, group = sys.argv[1], sys.argv[2]
-conf = json.load(open(path))
-conf["agent"] = {"socket_group": group}
-open(path, "w").write(json.dumps(conf))
-PY
+expect 0 "agent-config sets the socket and its group" -- "$BROKERKEY" agent-config --socket "$SOCKET" --socket-group "$SOCKET_GROUP"
 start_agent
 [ "$(stat -c '%a %G' "$SOCKET")" = "660 $SOCKET_GROUP" ] && pass || fail "socket mode: $(stat -c '%a %G' "$SOCKET")"
+grep -qF "serving $BROKERKEY_CONF on $SOCKET (socket 0660 root:$SOCKET_GROUP, directory 0750 root:$SOCKET_GROUP)" "$WORK/agent.log" && pass ||
+  fail "the start line does not show the socket's mode and owners: $(cat "$WORK/agent.log")"
 
 # A consumer account cannot read the broker, yet lists and uses the key through the socket.
 expect 2 "alice cannot read the broker directory" -- as "$ALICE" ls "$WORK/broker"
