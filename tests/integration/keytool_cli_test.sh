@@ -326,4 +326,19 @@ contains "brokerkey fingerprint: the current key has fingerprint $NEW_FP, not th
 expect 1 "fingerprint --check --expect a fingerprint of no key, with an overlap key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$WRONG"
 one_line "fingerprint --check --expect no key, with an overlap key"
 contains "not the expected $WRONG: the ledger has no key with that fingerprint" "the reason named"
+# A module that no longer shows the current key (its backend key pair swapped under the same
+# CKA_ID, as module_failures_test does) and a wrong --expect: each failure its own line, and no
+# "ok" line for the overlap key among them.
+backend() { SOFTHSM2_CONF=$B/softhsm2.conf pkcs11-tool --module "$SOFTHSM" --token-label brokerkey-store \
+  --login --pin "$(cat "$B/backend.pin")" "$@" >/dev/null 2>&1; }
+backend --delete-object --type privkey --id "$NEW_FP" && backend --delete-object --type pubkey --id "$NEW_FP" &&
+  backend --keypairgen --key-type EC:edwards25519 --id "$NEW_FP" --label acme-git-signing-ed25519-prod && pass ||
+  fail "could not swap the backend key pair"
+expect 1 "fingerprint --check through a module that shows no current key, --expect wrong" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$WRONG"
+grep -q "^ok" <<<"$OUT" && fail "an ok line among the failures: $OUT" || pass
+contains "brokerkey fingerprint: current key acme-git-signing-ed25519-prod: the module shows no current token, the ledger says $NEW_FP" "the module's failure named"
+contains "brokerkey fingerprint: the deployed module ($MODULE) does not match the ledger" "the module named"
+contains "not the expected $WRONG: the ledger has no key with that fingerprint" "the expectation's failure named"
+# (besides the module's own log line, BROKERKEY_LOG=stderr here)
+grep -v '^brokerkey fingerprint: \|^brokerkey-pkcs11: ' <<<"$OUT" && fail "a line that is no failure: $OUT" || pass
 finish
