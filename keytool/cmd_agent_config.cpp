@@ -62,7 +62,7 @@ std::string checked_group(const std::string& group) {
 void print_settings(const Config& config) {
   std::cout << "socket:        "
             << (config.agent.socket.empty() ? std::string("(none: brokerkey-agent needs --socket PATH or a socket from systemd)")
-                                            : config.agent.socket.string())
+                                            : printable(config.agent.socket.string()))
             << "\n"
             << "socket group:  "
             << (config.agent.socket_group.empty() ? std::string("(none: the agent's own group; only its account connects)")
