@@ -39,12 +39,15 @@ fs::path checked_socket(const std::string& text) {
   struct stat info {};
   if (::stat(directory.c_str(), &info) == 0) {
     if (!S_ISDIR(info.st_mode)) throw file_error(std::string("--socket ") + path.string() + ": " + directory.string() + " is not a directory");
-  } else if (errno != ENOENT) {
+  } else if (errno != ENOENT && errno != ENOTDIR) {
     throw file_error(std::string("--socket ") + path.string() + ": " + directory.string() + ": " + std::strerror(errno));
-  } else if (::stat(directory.parent_path().c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+  } else if (::stat(directory.parent_path().c_str(), &info) != 0) {
     throw file_error(std::string("--socket ") + path.string() + ": neither " + directory.string() + " nor " +
                      directory.parent_path().string() +
                      " exists; brokerkey-agent creates only the socket's own directory");
+  } else if (!S_ISDIR(info.st_mode)) {
+    throw file_error(std::string("--socket ") + path.string() + ": " + directory.parent_path().string() +
+                     " is not a directory");
   }
   if (::lstat(path.c_str(), &info) == 0 && !S_ISSOCK(info.st_mode)) {
     throw file_error(std::string("--socket ") + path.string() + " exists and is not a socket; the agent would not replace it");

@@ -116,6 +116,7 @@ refused_config 2 "a control character in the socket path" "holds a control, line
 refused_config 1 "neither the socket's directory nor its parent exists" "neither $WORK/sockets/x/y nor $WORK/sockets/x exists" -- --socket "$WORK/sockets/x/y/agent.sock"
 touch "$WORK/sockets/file"
 refused_config 1 "a socket directory that is a file" "$WORK/sockets/file is not a directory" -- --socket "$WORK/sockets/file/agent.sock"
+refused_config 1 "a socket directory to create under a file" "$WORK/sockets/file is not a directory" -- --socket "$WORK/sockets/file/run/agent.sock"
 refused_config 1 "a file at the socket path" "exists and is not a socket" -- --socket "$WORK/sockets/file"
 refused_config 1 "an unknown group" "no group 'nosuchgroup$$' on this host" -- --socket-group "nosuchgroup$$"
 refused_config 1 "a valid socket with an unknown group: nothing written" "no group" -- --socket "$WORK/sockets/other.sock" --socket-group "nosuchgroup$$"
