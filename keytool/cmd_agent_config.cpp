@@ -14,25 +14,30 @@
 
 namespace brokerkey {
 
-namespace {
-
 // A unix socket address holds 108 bytes with its terminating NUL.
 constexpr std::size_t kMaxSocketPath = 107;
 
-// The socket path as the agent will use it: absolute (the agent may be started from any
-// directory), short enough for a socket address, naming a file, with a directory that exists
-// or that the agent can create (it makes the socket's own directory, one level, mode 0750), and
-// nothing but a socket already at the path.
-fs::path checked_socket(const std::string& text) {
+fs::path socket_option(const std::string& text) {
   if (text.size() > kMaxSocketPath) {
     throw cli::UsageError(std::string("--socket is ") + std::to_string(text.size()) +
                           " bytes long; a unix socket address holds at most " + std::to_string(kMaxSocketPath));
   }
   if (auto fault = text_fault(text)) throw cli::UsageError(std::string("--socket ") + *fault);
-  fs::path path = fs::path(text).lexically_normal();
+  fs::path path(text);
   if (!path.is_absolute()) {
-    throw cli::UsageError(std::string("--socket must be an absolute path (the agent may start in any directory), not '") + text + "'");
+    throw cli::UsageError(std::string("--socket must be an absolute path (a configuration is used from any directory), not '") +
+                          text + "'");
   }
+  return path.lexically_normal();
+}
+
+namespace {
+
+// The socket path as the agent will use it (socket_option), naming a file, with a directory
+// that exists or that the agent can create (it makes the socket's own directory, one level,
+// mode 0750), and nothing but a socket already at the path.
+fs::path checked_socket(const std::string& text) {
+  fs::path path = socket_option(text);
   std::string name = path.filename().string();
   if (name.empty() || name == "." || name == "..") throw cli::UsageError(std::string("--socket ") + text + " names no file");
   fs::path directory = path.parent_path();

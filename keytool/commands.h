@@ -74,6 +74,11 @@ const KeyRecord& key_in_role(const BrokerState& broker, std::string_view role);
 // A client configuration's agent, connected (bounded timeouts).
 AgentConnection connect_agent(const Config& config);
 
+// brokerkey-agent's socket as --socket names it (client-config, agent-config): absolute (a
+// configuration is used from any directory), at most 107 bytes (a unix socket address), no
+// control character; lexically normal. UsageError naming the fault otherwise.
+fs::path socket_option(const std::string& text);
+
 // The agent's health@brokerkey.org answer to this account.
 AgentHealth agent_health(const Config& config);
 
