@@ -342,4 +342,8 @@ contains "brokerkey fingerprint: the deployed module ($MODULE) does not match th
 contains "not the expected $WRONG: the ledger has no key with that fingerprint" "the expectation's failure named"
 # (besides the module's own log line, BROKERKEY_LOG=stderr here)
 grep -v '^brokerkey fingerprint: \|^brokerkey-pkcs11: ' <<<"$OUT" && fail "a line that is no failure: $OUT" || pass
+# --expect naming a key the ledger retired: its status is the reason.
+expect 0 "retire the old key" -- "$BROKERKEY" retire "$FP"
+expect 1 "fingerprint --check --expect a retired key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$FP"
+contains "not the expected $FP: that is a retired key of the ledger" "the retired key named as the reason"
 finish
