@@ -2,17 +2,24 @@
 // reads the backend PIN, opens the backend and writes the signing log; consumers reach it
 // through a unix socket with the ssh-agent protocol.
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -36,11 +43,13 @@ constexpr const char* kUsage =
     "Each connection is identified by the kernel (uid, groups) and mapped to a consumer of\n"
     "the ledger; each signature is checked against that consumer's policy and rate, and\n"
     "leaves only after its record in the signing log is durable. Runs in the foreground and\n"
-    "logs to stderr; SIGTERM or SIGINT finishes the requests in flight, then exits.\n"
+    "logs to stderr; its start line names the socket with its and its directory's mode and\n"
+    "owners (who can connect). SIGTERM or SIGINT finishes the requests in flight, then exits.\n"
     "\n"
     "  --config FILE   the broker configuration (default: $BROKERKEY_CONF, else\n"
     "                  ~/.config/brokerkey/brokerkey.conf, else /etc/brokerkey/brokerkey.conf)\n"
-    "  --socket PATH   listen on PATH (default: the configuration's agent.socket); ignored\n"
+    "  --socket PATH   listen on PATH (default: the configuration's agent.socket, with the\n"
+    "                  group agent.socket_group: 'brokerkey agent-config' sets both); ignored\n"
     "                  when systemd passes a socket (socket activation)\n"
     "  --idle-timeout SECONDS\n"
     "                  close a connection that starts no request for this long (1-3600,\n"
@@ -135,6 +144,52 @@ struct SocketFile {
   }
 };
 
+// "MODE USER:GROUP" of a file as it is on disk (ls -n when the host has no name for an id).
+std::string mode_and_owner(const struct stat& info) {
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+  std::vector<char> buffer(65536);  // a group entry lists its members
+  struct passwd user {};
+  struct passwd* user_found = nullptr;
+  std::string out = std::string(mode) + " ";
+  if (::getpwuid_r(info.st_uid, &user, buffer.data(), buffer.size(), &user_found) == 0 && user_found) {
+    out += user_found->pw_name;
+  } else {
+    out += std::to_string(info.st_uid);
+  }
+  struct group group {};
+  struct group* group_found = nullptr;
+  out += ":";
+  if (::getgrgid_r(info.st_gid, &group, buffer.data(), buffer.size(), &group_found) == 0 && group_found) {
+    out += group_found->gr_name;
+  } else {
+    out += std::to_string(info.st_gid);
+  }
+  return out;
+}
+
+// Who can connect, as the socket file and its directory are on disk now: "(socket 0660
+// _brokerkey:brokerkey-consumers, directory 0750 root:brokerkey-consumers)".
+std::string on_disk(const fs::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::string(" (cannot stat it: ") + std::strerror(errno) + ")";
+  std::string out = std::string(" (socket ") + mode_and_owner(info);
+  fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  if (::stat(directory.c_str(), &info) == 0) out += std::string(", directory ") + mode_and_owner(info);
+  return out + ")";
+}
+
+// The path a listening unix socket is bound to (what systemd's ListenStream= named); nullopt
+// for an abstract or unnamed socket.
+std::optional<fs::path> bound_path(int fd) {
+  sockaddr_un address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return std::nullopt;
+  std::size_t offset = offsetof(sockaddr_un, sun_path);
+  if (length <= offset || length > sizeof address || address.sun_path[0] == '\0') return std::nullopt;
+  return fs::path(std::string(address.sun_path, ::strnlen(address.sun_path, length - offset)));
+}
+
 int serve(const Options& options) {
   brokerkey::Config config = brokerkey::load_config(options.config ? *options.config : brokerkey::locate_config());
 
@@ -160,7 +215,12 @@ int serve(const Options& options) {
   }
 
   brokerkey::UniqueFd listener = agent::activated_socket();
-  std::string where = "the socket systemd passed";
+  std::string where;
+  if (listener) {
+    std::optional<fs::path> passed = bound_path(listener.get());
+    where = std::string("the socket systemd passed") +
+            (passed ? std::string(", ") + passed->string() + on_disk(*passed) : std::string(" (an abstract or unnamed socket)"));
+  }
   SocketFile created;  // the socket this agent made, removed again when it stops
   if (!listener) {
     fs::path path = options.socket ? *options.socket : config.agent.socket;
@@ -170,7 +230,7 @@ int serve(const Options& options) {
     }
     listener = agent::create_listen_socket(path, config.agent.socket_group);
     created.path = path;
-    where = path.string();
+    where = path.string() + on_disk(path);
   }
   agent::AgentService service(config, backend, signing_log ? &*signing_log : nullptr);
   agent::Server server(listener.get(), service, options.limits);

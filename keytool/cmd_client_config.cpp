@@ -6,7 +6,6 @@
 #include "core/broker_view.h"
 #include "core/error.h"
 #include "core/key_label.h"
-#include "core/text.h"
 
 namespace brokerkey {
 
@@ -39,19 +38,14 @@ std::string default_token_label(const fs::path& socket) {
 int run_client_config(const cli::Args& args) {
   auto socket = args.value("socket");
   if (!socket) throw cli::UsageError("--socket PATH (brokerkey-agent's socket) is required");
-  fs::path path(*socket);
-  if (!path.is_absolute()) {
-    throw cli::UsageError("--socket must be an absolute path (the configuration is read from any directory), not '" +
-                          printable(*socket) + "'");
-  }
-  if (auto fault = text_fault(*socket, 107)) throw cli::UsageError("--socket " + *fault);
+  fs::path path = socket_option(*socket);
   std::string label = args.value("token-label") ? *args.value("token-label") : default_token_label(path);
   try {
     check_token_label(label);
   } catch (const Error& e) {
     throw cli::UsageError(std::string("--token-label: ") + e.what());
   }
-  std::cout << client_config_text(path.lexically_normal(), label);
+  std::cout << client_config_text(path, label);
   return 0;
 }
 

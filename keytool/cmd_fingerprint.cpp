@@ -60,10 +60,24 @@ std::optional<Fingerprint> expected_fingerprint(const cli::Args& args) {
   }
 }
 
-// Problems with the expected fingerprint: empty when the current key has it.
-std::vector<std::string> check_expected(const KeyRecord& current, const std::optional<Fingerprint>& expected) {
-  if (!expected || *expected == current.fingerprint) return {};
-  return {"the expected fingerprint is " + expected->hex()};
+// Why the current key is not the one --expect names, with what the expected fingerprint is
+// instead if `source` (the ledger, or the agent's view of it) knows it; nullopt when it is the
+// current key's or no --expect was given.
+std::optional<std::string> expectation_failure(const BrokerState& broker, const KeyRecord& current,
+                                               const std::optional<Fingerprint>& expected, std::string_view source) {
+  if (!expected || *expected == current.fingerprint) return std::nullopt;
+  std::string line = std::string("the current key has fingerprint ") + current.fingerprint.hex() + ", not the expected " +
+                     expected->hex() + ": ";
+  const KeyRecord* known = broker.state.find(*expected);
+  if (!known) {
+    line.append(source).append(" has no key with that fingerprint");
+  } else if (broker.overlap && *broker.overlap == *expected) {
+    line.append("that is the overlap key, rotated out (it verifies, it signs no more): the broker was rotated "
+                "after that fingerprint was recorded");
+  } else {
+    line.append("that is a ").append(to_string(known->status_at(broker.at))).append(" key of ").append(source);
+  }
+  return line;
 }
 
 // The key the agent lists, re-derived, against the current key of its view.
@@ -80,32 +94,49 @@ std::vector<std::string> check_agent(const BrokerState& broker, const KeyRecord&
   return {};
 }
 
-// `source` is where the fingerprint the problems are measured against comes from.
-void report(const KeyRecord& key, std::string_view role, const std::vector<std::string>& problems,
-            std::string_view source = "the ledger") {
-  for (const auto& problem : problems) {
-    std::cerr << "brokerkey fingerprint: " << role << " key " << key.label << ": " << problem << ", " << source
-              << " says " << key.fingerprint.hex() << "\n";
+// What --check found. A check passes or fails as a whole: when anything failed, only the
+// failures are printed (on stderr), so a CI step's log reads as one failure and its reasons,
+// never as "ok" lines mixed with them; the "ok" lines (stdout) are the report of a check that
+// passed.
+struct Outcome {
+  std::vector<std::string> failures;  // one line each
+  std::vector<std::string> checked;   // "ok  ROLE  LABEL  FINGERPRINT"
+
+  // `source` is where the fingerprint the problems are measured against comes from.
+  void slot(const KeyRecord& key, std::string_view role, const std::vector<std::string>& problems,
+            std::string_view source) {
+    for (const auto& problem : problems) {
+      failures.push_back(std::string(role) + " key " + key.label + ": " + problem + ", " + std::string(source) +
+                         " says " + key.fingerprint.hex());
+    }
+    if (problems.empty()) checked.push_back(std::string("ok  ") + std::string(role) + "  " + key.label + "  " + key.fingerprint.hex());
   }
-  if (problems.empty()) std::cout << "ok  " << role << "  " << key.label << "  " << key.fingerprint.hex() << "\n";
-}
+
+  // Exit status 1 with the failures, else 0 with the ok lines and `summary`.
+  int conclude(const std::string& summary) const {
+    for (const auto& failure : failures) std::cerr << "brokerkey fingerprint: " << failure << "\n";
+    if (!failures.empty()) return 1;
+    for (const auto& line : checked) std::cout << line << "\n";
+    std::cout << summary;
+    return 0;
+  }
+};
 
 int check_through_agent(const BrokerState& broker, const KeyRecord& current, const std::optional<Fingerprint>& expected) {
-  std::vector<std::string> problems = check_agent(broker, current);
-  for (auto& problem : check_expected(current, expected)) problems.push_back(std::move(problem));
-  report(current, "current", problems, "the agent's view of the ledger");
+  constexpr std::string_view source = "the agent's view of the ledger";
+  Outcome outcome;
+  outcome.slot(current, "current", check_agent(broker, current), source);
   // The overlap key only verifies: the view proves its fingerprint is its public key's SHA-256.
-  if (const KeyRecord* overlap = broker.overlap_key()) report(*overlap, "overlap", {}, "the agent's view of the ledger");
-  if (!problems.empty()) {
-    std::cerr << "brokerkey fingerprint: the deployed agent (" << broker.config.agent.socket.string()
-              << ") does not match " << (expected ? "the expected fingerprint and " : "") << "its ledger\n";
-    return 1;
+  if (const KeyRecord* overlap = broker.overlap_key()) outcome.slot(*overlap, "overlap", {}, source);
+  if (!outcome.failures.empty()) {
+    outcome.failures.push_back(std::string("the deployed agent (") + broker.config.agent.socket.string() + ") does not match its ledger");
   }
-  std::cout << "The agent at " << broker.config.agent.socket.string() << " signs with the key its ledger names as "
-            << "current" << (expected ? ", which has the expected fingerprint" : "") << ": the key it lists re-derives to "
-            << current.fingerprint.hex() << ".\n";
-  if (!expected) std::cout << "Give --expect FINGERPRINT to compare it with the fingerprint recorded at mint time.\n";
-  return 0;
+  if (auto failure = expectation_failure(broker, current, expected, source)) outcome.failures.push_back(*failure);
+  std::string summary = std::string("The agent at ") + broker.config.agent.socket.string() + " signs with the key its ledger names as current" +
+                        (expected ? ", which has the expected fingerprint" : "") + ": the key it lists re-derives to " +
+                        current.fingerprint.hex() + ".\n";
+  if (!expected) summary += "Give --expect FINGERPRINT to compare it with the fingerprint recorded at mint time.\n";
+  return outcome.conclude(summary);
 }
 
 int run_fingerprint(const cli::Args& args) {
@@ -124,7 +155,7 @@ int run_fingerprint(const cli::Args& args) {
   }
   fs::path path = module_path(args.value("module"));
   BackendModule module(path, {}, "brokerkey");
-  bool all_agree = true;
+  Outcome outcome;
   for (auto [slot, key] : {std::pair{CK_SLOT_ID{0}, current}, {CK_SLOT_ID{1}, broker.overlap_key()}}) {
     if (!key) continue;
     std::string role = slot == 0 ? "current" : "overlap";
@@ -135,21 +166,15 @@ int run_fingerprint(const cli::Args& args) {
     } else {
       problems = check_slot(module.fn(), slot, *key);
     }
-    if (slot == 0) {
-      for (auto& problem : check_expected(*key, expected)) problems.push_back(std::move(problem));
-    }
-    report(*key, role, problems);
-    all_agree = all_agree && problems.empty();
+    outcome.slot(*key, role, problems, "the ledger");
   }
-  if (!all_agree) {
-    std::cerr << "brokerkey fingerprint: the deployed module (" << path.string() << ") does not match "
-              << (expected ? "the expected fingerprint and " : "") << "the ledger\n";
-    return 1;
+  if (!outcome.failures.empty()) {
+    outcome.failures.push_back(std::string("the deployed module (") + path.string() + ") does not match the ledger");
   }
-  std::cout << "The module at " << path.string() << " matches the ledger: public key, "
-            << "CKA_BROKERKEY_FINGERPRINT, CKA_ID and re-derived SHA-256 agree"
-            << (expected ? ", and the current key has the expected fingerprint" : "") << ".\n";
-  return 0;
+  if (auto failure = expectation_failure(broker, *current, expected, "the ledger")) outcome.failures.push_back(*failure);
+  return outcome.conclude(std::string("The module at ") + path.string() + " matches the ledger: public key, " +
+                          "CKA_BROKERKEY_FINGERPRINT, CKA_ID and re-derived SHA-256 agree" +
+                          (expected ? ", and the current key has the expected fingerprint" : "") + ".\n");
 }
 
 }  // namespace
@@ -166,7 +191,12 @@ const Command kFingerprintCommand{
     "With a client configuration the deployed binding is brokerkey-agent: the key it lists\n"
     "(as ssh-add -L sees it), re-derived, must be the current key of its view of the ledger.\n"
     "--expect FINGERPRINT: the current key must also have this fingerprint (the one recorded\n"
-    "at mint time, as the ledger's mint or rotate record and 'brokerkey fingerprint' give it).\n",
+    "at mint time, as the ledger's mint or rotate record and 'brokerkey fingerprint' give it).\n\n"
+    "The check passes or fails as a whole. Passed: exit 0, one 'ok  ROLE  LABEL  FINGERPRINT'\n"
+    "line per key on stdout and what was compared. Failed: exit 1 and only the failures, one\n"
+    "line each on stderr: each disagreement of the module (or agent) with the ledger, and for\n"
+    "--expect what the expected fingerprint is instead (the overlap key after a rotation,\n"
+    "another key of the ledger, or no key of it).\n",
     {{"module", "expect"}, {"check"}, 0, 0},
     run_fingerprint,
 };

@@ -38,6 +38,7 @@ extern const Command kHealthCommand;
 extern const Command kGitConfigCommand;
 extern const Command kCertCommand;
 extern const Command kClientConfigCommand;
+extern const Command kAgentConfigCommand;
 
 // Where the broker's state comes from is decided here, in one place (broker.cpp), by the mode
 // the located configuration states:
@@ -72,6 +73,11 @@ const KeyRecord& key_in_role(const BrokerState& broker, std::string_view role);
 
 // A client configuration's agent, connected (bounded timeouts).
 AgentConnection connect_agent(const Config& config);
+
+// brokerkey-agent's socket as --socket names it (client-config, agent-config): absolute (a
+// configuration is used from any directory), at most 107 bytes (a unix socket address), no
+// control character; lexically normal. UsageError naming the fault otherwise.
+fs::path socket_option(const std::string& text);
 
 // The agent's health@brokerkey.org answer to this account.
 AgentHealth agent_health(const Config& config);

@@ -20,6 +20,7 @@ const Command* const kCommands[] = {
     &brokerkey::kAllowedSignersCommand, &brokerkey::kGitConfigCommand, &brokerkey::kCertCommand,
     &brokerkey::kCheckCommand,       &brokerkey::kHealthCommand,
     &brokerkey::kConsumerCommand,    &brokerkey::kAuditCommand,    &brokerkey::kClientConfigCommand,
+    &brokerkey::kAgentConfigCommand,
 };
 
 void print_overview() {

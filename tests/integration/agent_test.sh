@@ -50,15 +50,15 @@ chmod 0750 "$WORK/run"
 expect 2 "an unknown option" -- "$AGENT" --frobnicate
 contains "unknown or incomplete option '--frobnicate'" "usage message"
 
-python3 - "$BROKERKEY_CONF" "$SOCKET_GROUP" <<'PY'
-import json, sys
-path, group = sys.argv[1], sys.argv[2]
-conf = json.load(open(path))
-conf["agent"] = {"socket_group": group}
-open(path, "w").write(json.dumps(conf))
-PY
-start_agent "$SOCKET"
+# The socket and its group set as an operator does (agent-config); the agent takes both from
+# the configuration and says on its start line how the socket is on disk: who can connect.
+expect 0 "agent-config sets the socket and its group" -- "$BROKERKEY" agent-config --socket "$SOCKET" --socket-group "$SOCKET_GROUP"
+"$AGENT" 2>>"$WORK/agent.log" &
+AGENT_PID=$!
+wait_for_socket "$SOCKET"
 [ "$(stat -c '%a %G' "$SOCKET")" = "660 $SOCKET_GROUP" ] && pass || fail "socket mode: $(stat -c '%a %G' "$SOCKET")"
+grep -qF "serving $BROKERKEY_CONF on $SOCKET (socket 0660 root:$SOCKET_GROUP, directory 0750 root:$SOCKET_GROUP)" "$WORK/agent.log" && pass ||
+  fail "the start line does not show the socket's mode and owners: $(cat "$WORK/agent.log")"
 
 # A consumer account cannot read the broker, yet lists and uses the key through the socket.
 expect 2 "alice cannot read the broker directory" -- as "$ALICE" ls "$WORK/broker"

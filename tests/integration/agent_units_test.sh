@@ -112,8 +112,8 @@ expect 1 "the consumer cannot read the broker directory" -- as_nobody cat "$BROK
 expect 0 "ssh-add -L through the activated socket" -- as_nobody ssh-add -L
 contains "ssh-ed25519 " "the agent lists the broker key"
 contains "acme-git-signing-ed25519-prod" "the key's comment is its label"
-grep -q "the socket systemd passed" "$WORK/agent.log" && pass ||
-  fail "the agent did not serve the socket it was passed: $(cat "$WORK/agent.log")"
+grep -qF "on the socket systemd passed, $SOCK (socket 0660 root:nogroup, directory 0750 root:nogroup)" "$WORK/agent.log" && pass ||
+  fail "the agent did not serve the socket it was passed, or its start line lacks the socket's mode and owners: $(cat "$WORK/agent.log")"
 printf '%s\n' "$OUT" | head -1 > "$WORK/key.pub"
 chmod 644 "$WORK/key.pub"
 mkdir -m 0777 "$WORK/data"

@@ -3,7 +3,8 @@
 source "$(dirname "$0")/lib.sh"
 B=$WORK/broker
 
-for command in init mint status pubkey fingerprint consumer audit rotate retire revoke allowed-signers check health git-config cert; do
+for command in init mint status pubkey fingerprint consumer audit rotate retire revoke allowed-signers check health git-config cert \
+  client-config agent-config; do
   expect 0 "$command --help" -- "$BROKERKEY" "$command" --help
   contains "Usage: brokerkey $command" "$command help"
 done
@@ -72,6 +73,62 @@ expect 2 "backend options go together" -- "$BROKERKEY" init --dir "$WORK/x" --ba
 expect 1 "bad token label" -- "$BROKERKEY" init --dir "$WORK/y" --token-label "has space"
 [ ! -e "$WORK/y" ] && pass || fail "bad init left $WORK/y"
 
+# agent-config: brokerkey-agent's socket settings, shown and set in the configuration (atomically,
+# mode 0600, nothing written on a refusal); no ledger record (deployment, not policy).
+GROUP=$(id -gn)
+expect 0 "agent-config shows the settings" -- "$BROKERKEY" agent-config
+contains "socket:        (none: brokerkey-agent needs --socket PATH" "no socket yet"
+contains "socket group:  (none: the agent's own group" "no group yet"
+conf_state() { sha256sum < "$B/brokerkey.conf"; stat -c %a "$B/brokerkey.conf"; }
+ledger_before=$(sha256sum < "$B/ledger.jsonl")
+mkdir -m 0700 "$WORK/sockets"
+expect 0 "agent-config --socket --socket-group" -- "$BROKERKEY" agent-config --socket "$WORK/sockets/run/agent.sock" --socket-group "$GROUP"
+contains "socket:        $WORK/sockets/run/agent.sock" "the new socket shown"
+contains "socket group:  $GROUP" "the new group shown"
+contains "Restart brokerkey-agent" "a restart named"
+python3 - "$B/brokerkey.conf" "$WORK/sockets/run/agent.sock" "$GROUP" <<'PY' && pass || fail "the configuration's agent section: $(cat "$B/brokerkey.conf")"
+import json, sys
+conf = json.load(open(sys.argv[1]))
+assert conf["agent"] == {"socket": sys.argv[2], "socket_group": sys.argv[3]}, conf.get("agent")
+PY
+[ "$(stat -c %a "$B/brokerkey.conf")" = 600 ] && pass || fail "agent-config left the configuration mode $(stat -c %a "$B/brokerkey.conf")"
+[ "$(sha256sum < "$B/ledger.jsonl")" = "$ledger_before" ] && pass || fail "agent-config wrote to the ledger"
+[ -z "$(find "$B" -name '*.tmp*')" ] && pass || fail "agent-config left a temporary file: $(ls -a "$B")"
+expect 0 "status reads the rewritten configuration" -- "$BROKERKEY" status
+expect 0 "agent-config shows what was set" -- "$BROKERKEY" agent-config
+contains "socket:        $WORK/sockets/run/agent.sock" "socket shown"
+expect 0 "agent-config with the same values" -- "$BROKERKEY" agent-config --socket "$WORK/sockets/run/agent.sock"
+contains "Unchanged" "nothing to write"
+# Every refusal: one line, the configuration as it was.
+conf_before=$(conf_state)
+refused_config() {  # refused_config STATUS DESCRIPTION MESSAGE -- OPTIONS...
+  local status=$1 what=$2 message=$3
+  shift 4
+  expect "$status" "agent-config: $what" -- "$BROKERKEY" agent-config "$@"
+  one_line "agent-config: $what"
+  contains "$message" "agent-config: $what: message"
+  [ "$(conf_state)" = "$conf_before" ] && pass || fail "agent-config: $what: the configuration changed"
+}
+refused_config 2 "a relative socket" "--socket must be an absolute path" -- --socket run/agent.sock
+refused_config 2 "a socket path naming no file" "names no file" -- --socket "$WORK/sockets/"
+refused_config 2 "a socket path too long for a socket address" "a unix socket address holds at most 107" -- --socket "/$(printf 'a%.0s' $(seq 120))"
+refused_config 2 "a control character in the socket path" "holds a control, line-breaking or direction-changing character" -- --socket "$WORK/sockets/a$(printf '\t')b"
+refused_config 1 "neither the socket's directory nor its parent exists" "neither $WORK/sockets/x/y nor $WORK/sockets/x exists" -- --socket "$WORK/sockets/x/y/agent.sock"
+touch "$WORK/sockets/file"
+refused_config 1 "a socket directory that is a file" "$WORK/sockets/file is not a directory" -- --socket "$WORK/sockets/file/agent.sock"
+refused_config 1 "a socket directory to create under a file" "$WORK/sockets/file is not a directory" -- --socket "$WORK/sockets/file/run/agent.sock"
+refused_config 1 "a file at the socket path" "exists and is not a socket" -- --socket "$WORK/sockets/file"
+refused_config 1 "an unknown group" "no group 'nosuchgroup$$' on this host" -- --socket-group "nosuchgroup$$"
+refused_config 1 "a valid socket with an unknown group: nothing written" "no group" -- --socket "$WORK/sockets/other.sock" --socket-group "nosuchgroup$$"
+refused_config 2 "--socket with --clear-socket" "exclude each other" -- --socket "$WORK/sockets/a.sock" --clear-socket
+refused_config 2 "--socket-group with --clear-socket-group" "exclude each other" -- --socket-group "$GROUP" --clear-socket-group
+refused_config 2 "a positional argument" "unexpected argument" -- "$WORK/sockets/a.sock"
+expect 0 "agent-config --clear-socket-group" -- "$BROKERKEY" agent-config --clear-socket-group
+contains "socket group:  (none" "group cleared"
+contains "socket:        $WORK/sockets/run/agent.sock" "socket kept"
+expect 0 "agent-config --clear-socket" -- "$BROKERKEY" agent-config --clear-socket
+grep -q '"agent"' "$B/brokerkey.conf" && fail "an empty agent section left: $(cat "$B/brokerkey.conf")" || pass
+
 # mint: label rules first, then one key, never a second.
 expect 0 "status before mint" -- "$BROKERKEY" status
 contains "current key: none" "status without key"
@@ -117,6 +174,16 @@ expect 0 "fingerprint" -- "$BROKERKEY" fingerprint
 [ "$OUT" = "$FP" ] && pass || fail "fingerprint output: $OUT"
 expect 0 "fingerprint --check" -- "$BROKERKEY" fingerprint --check --module "$MODULE"
 contains "ok  current  acme-git-signing-ed25519-prod  $FP" "check result"
+# --check passes or fails as a whole (the same cases with an overlap key after the rotation at
+# the end): --expect naming the current key passes; naming no key of the ledger, one failure line.
+expect 0 "fingerprint --check --expect the current key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$FP"
+contains "ok  current  acme-git-signing-ed25519-prod  $FP" "check result with --expect"
+contains "and the current key has the expected fingerprint" "the expectation met"
+WRONG=$(printf '%064d' 0)
+expect 1 "fingerprint --check --expect a fingerprint of no key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$WRONG"
+one_line "fingerprint --check --expect a fingerprint of no key"
+contains "brokerkey fingerprint: the current key has fingerprint $FP, not the expected $WRONG: the ledger has no key with that fingerprint" "the mismatch and its reason"
+[ -z "$("$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$WRONG" 2>/dev/null)" ] && pass || fail "a failed check printed on stdout"
 expect 0 "the module's C_GetInfo" -- pkcs11-tool --module "$MODULE" --show-info
 grep -Eq "^Library +brokerkey .*\(ver $MAJOR_MINOR\)$" <<<"$OUT" && pass || fail "libraryVersion is not $MAJOR_MINOR: $OUT"
 
@@ -246,4 +313,37 @@ contains "repaired: moved lines $((good + 1))-$((good + 1)) of $LOG" "repair mes
 [ "$(wc -l < "$LOG")" -eq "$good" ] && pass || fail "repair did not keep every good record"
 expect 0 "signing after the repair" -- sign
 expect 0 "audit verify after the repair" -- "$BROKERKEY" audit verify
+
+# fingerprint --check with an overlap key: --expect the new key passes (both keys ok); the old
+# one (a fingerprint recorded before the rotation) or one of no key fails with one line, no "ok".
+"$BROKERKEY" rotate >/dev/null
+NEW_FP=$("$BROKERKEY" fingerprint)
+expect 0 "fingerprint --check --expect the current key, with an overlap key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$NEW_FP"
+contains "ok  current  acme-git-signing-ed25519-prod  $NEW_FP" "the current key ok"
+contains "ok  overlap  acme-git-signing-ed25519-prod  $FP" "the overlap key ok"
+expect 1 "fingerprint --check --expect the overlap key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$FP"
+one_line "fingerprint --check --expect the overlap key"
+contains "brokerkey fingerprint: the current key has fingerprint $NEW_FP, not the expected $FP: that is the overlap key, rotated out" "the overlap key named as the reason"
+expect 1 "fingerprint --check --expect a fingerprint of no key, with an overlap key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$WRONG"
+one_line "fingerprint --check --expect no key, with an overlap key"
+contains "not the expected $WRONG: the ledger has no key with that fingerprint" "the reason named"
+# A module that no longer shows the current key (its backend key pair swapped under the same
+# CKA_ID, as module_failures_test does) and a wrong --expect: each failure its own line, and no
+# "ok" line for the overlap key among them.
+backend() { SOFTHSM2_CONF=$B/softhsm2.conf pkcs11-tool --module "$SOFTHSM" --token-label brokerkey-store \
+  --login --pin "$(cat "$B/backend.pin")" "$@" >/dev/null 2>&1; }
+backend --delete-object --type privkey --id "$NEW_FP" && backend --delete-object --type pubkey --id "$NEW_FP" &&
+  backend --keypairgen --key-type EC:edwards25519 --id "$NEW_FP" --label acme-git-signing-ed25519-prod && pass ||
+  fail "could not swap the backend key pair"
+expect 1 "fingerprint --check through a module that shows no current key, --expect wrong" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$WRONG"
+grep -q "^ok" <<<"$OUT" && fail "an ok line among the failures: $OUT" || pass
+contains "brokerkey fingerprint: current key acme-git-signing-ed25519-prod: the module shows no current token, the ledger says $NEW_FP" "the module's failure named"
+contains "brokerkey fingerprint: the deployed module ($MODULE) does not match the ledger" "the module named"
+contains "not the expected $WRONG: the ledger has no key with that fingerprint" "the expectation's failure named"
+# (besides the module's own log line, BROKERKEY_LOG=stderr here)
+grep -v '^brokerkey fingerprint: \|^brokerkey-pkcs11: ' <<<"$OUT" && fail "a line that is no failure: $OUT" || pass
+# --expect naming a key the ledger retired: its status is the reason.
+expect 0 "retire the old key" -- "$BROKERKEY" retire "$FP"
+expect 1 "fingerprint --check --expect a retired key" -- "$BROKERKEY" fingerprint --check --module "$MODULE" --expect "$FP"
+contains "not the expected $FP: that is a retired key of the ledger" "the retired key named as the reason"
 finish

@@ -91,8 +91,12 @@ expect 0 "fingerprint --check --expect (the mint-time fingerprint)" -- as "$BROK
 contains "ok  current  acme-git-signing-ed25519-prod  $OLD_FP" "the current key checked"
 contains "which has the expected fingerprint" "the expectation met"
 WRONG=$(printf '%064d' 0)
+# --check passes or fails as a whole: a wrong --expect is one failure line with its reason, no
+# "ok" line among it (with or without an overlap key: the second case after the rotation below).
 expect 1 "fingerprint --check --expect a wrong fingerprint" -- as "$BROKERKEY" fingerprint --check --expect "$WRONG"
-contains "the expected fingerprint is $WRONG, the agent's view of the ledger says $OLD_FP" "the mismatch named"
+one_line "fingerprint --check --expect a wrong fingerprint"
+contains "brokerkey fingerprint: the current key has fingerprint $OLD_FP, not the expected $WRONG: the agent's view of the ledger has no key with that fingerprint" "the mismatch and its reason named"
+[ -z "$(as "$BROKERKEY" fingerprint --check --expect "$WRONG" 2>/dev/null)" ] && pass || fail "a failed check printed on stdout"
 expect 2 "fingerprint --expect not a fingerprint" -- as "$BROKERKEY" fingerprint --check --expect xyz
 expect 2 "fingerprint --check --module with a client configuration" -- as "$BROKERKEY" fingerprint --check --module "$MODULE"
 expect 0 "status" -- as "$BROKERKEY" status
@@ -261,8 +265,16 @@ expect 0 "pubkey after the rotation" -- as "$BROKERKEY" pubkey --format fingerpr
 expect 0 "pubkey --role overlap: the old key" -- as "$BROKERKEY" pubkey --role overlap --format fingerprint
 [ "$OUT" = "$OLD_FP" ] && pass || fail "overlap key: $OUT"
 expect 0 "fingerprint --check --expect the new key" -- as "$BROKERKEY" fingerprint --check --expect "$NEW_FP"
+contains "ok  current  acme-git-signing-ed25519-prod  $NEW_FP" "the current key listed"
 contains "ok  overlap  acme-git-signing-ed25519-prod  $OLD_FP" "the overlap key listed"
+contains "which has the expected fingerprint" "the expectation met"
 expect 1 "fingerprint --check --expect the old key fails" -- as "$BROKERKEY" fingerprint --check --expect "$OLD_FP"
+one_line "fingerprint --check --expect the overlap key"
+contains "brokerkey fingerprint: the current key has fingerprint $NEW_FP, not the expected $OLD_FP: that is the overlap key, rotated out" "the overlap key named as the reason"
+grep -q "^ok" <<<"$OUT" && fail "an ok line among the failure: $OUT" || pass
+expect 1 "fingerprint --check --expect nothing of the ledger, with an overlap key" -- as "$BROKERKEY" fingerprint --check --expect "$WRONG"
+one_line "fingerprint --check --expect a wrong fingerprint with an overlap key"
+contains "not the expected $WRONG: the agent's view of the ledger has no key with that fingerprint" "the reason named"
 expect 0 "check after the rotation" -- as "$BROKERKEY" check
 as sh -c "'$BROKERKEY' allowed-signers --principal ci@acme.example > \"\$HOME/.config/brokerkey/allowed_signers\""
 in_ssh sh -c 'echo two > two && git add two'
@@ -370,6 +382,10 @@ refused consumer list
 refused audit verify
 refused health --repair
 refused cert --pin-file "$WORK/home/none.pin"
+refused agent-config
+refused agent-config --socket-group "$RUNNER"
+cmp -s "$WORK/home/.config/brokerkey/brokerkey.conf" "$WORK/client.conf" && pass ||
+  fail "agent-config changed the client configuration"
 refused init --dir "$WORK/home/broker"
 [ -e "$WORK/home/broker" ] && fail "init made a broker for a client" || pass
 expect 0 "the ledger is intact" -- "$BROKERKEY" audit verify
