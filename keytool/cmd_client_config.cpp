@@ -19,6 +19,8 @@ std::string default_token_label(const fs::path& socket) {
     AgentConnection agent(socket, std::chrono::seconds(5));
     if (auto view = agent.text_extension(agent::kViewExtension)) return parse_broker_view(*view).ledger.token_label;
     why = "it refuses this account its view";
+  } catch (const AgentConnectionLost& e) {
+    why = with_likely_cause(e).what();
   } catch (const std::exception& e) {
     // not running, or this account is no consumer of it (the operator writing a consumer's file)
     why = e.what();

@@ -64,6 +64,12 @@ as "$BROKERKEY" client-config --socket "$WORK/run/none.sock" > "$WORK/none.conf"
 grep -q '"mode":"client"' "$WORK/none.conf" && pass || fail "client-config with no agent wrote: $(cat "$WORK/none.conf")"
 OUT=$(cat "$WORK/none.err"); one_line "client-config with no agent"
 contains "did not say its token label" "the guessed label is said"
+# root, mapped to no consumer here (the operator writing a consumer's file): the agent closes its
+# connection, and the warning says that likely cause, not only that the connection closed.
+"$BROKERKEY" client-config --socket "$SOCKET" > /dev/null 2> "$WORK/root.err" && pass ||
+  fail "client-config as root failed: $(cat "$WORK/root.err")"
+OUT=$(cat "$WORK/root.err"); one_line "client-config as an account mapped to no consumer"
+contains "is this account mapped to a consumer?" "the likely cause of the closed connection"
 expect 0 "client-config --token-label" -- as "$BROKERKEY" client-config --socket "$SOCKET" --token-label other
 contains '"token_label":"other"' "the token label given"
 expect 2 "client-config: a bad token label" -- as "$BROKERKEY" client-config --socket "$SOCKET" --token-label "$(printf 'a\nb')"
