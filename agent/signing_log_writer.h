@@ -25,10 +25,10 @@
 //
 // At most two batches sync at a time (kSyncsInFlight): a leader that finds two syncs in flight
 // waits for one of them to end before it takes the queue, so its batch holds every record that
-// arrived meanwhile. Each fdatasync costs about 145 µs of CPU on the development VM (the data
+// arrived meanwhile. Each fdatasync costs 90–155 µs of CPU on the development VM (the data
 // block, the inode — an append changes the size — and a cache flush: three waits on the disk,
 // charged to the agent, its interrupts and kernel threads), whoever's records it covers; with no
-// limit 8 clients made 1.3 records per sync, with two in flight 2.7–2.9 and 12–13 % less CPU per
+// limit 8 clients made 1.3 records per sync, with two in flight 2.7–2.9 and 6–13 % less CPU per
 // signature, the same throughput. One at a time (4.8 records per sync) idled the cores during
 // each sync: less CPU, 25 % less throughput (docs/PERFORMANCE.md, session 6).
 //
