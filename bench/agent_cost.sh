@@ -13,7 +13,8 @@
 #
 # Usage: bash bench/agent_cost.sh BUILD_DIR [AGENT_B] [REPEATS] [SECONDS] [CLIENTS]
 #   AGENT_B  another brokerkey-agent binary measured the same way, after this build's (e.g. main's)
-# Needs root (or perf_event_paranoid <= -1) for the tracepoints.
+# Needs perf (Debian: linux-perf) and /usr/bin/time (Debian: time), and root (or
+# perf_event_paranoid <= -1) for the tracepoints. Not part of CI: speed is measured, not asserted.
 set -euo pipefail
 BUILD=${1:?usage: agent_cost.sh BUILD_DIR [AGENT_B] [REPEATS] [SECONDS] [CLIENTS]}
 AGENT_B=${2:-}
