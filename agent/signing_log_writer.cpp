@@ -45,6 +45,9 @@ void SigningLogWriter::lead(std::unique_lock<std::mutex>& lock) {
   if (std::chrono::microseconds wait = gather_time(); wait.count() > 0) {
     returned_.wait_for(lock, wait, [this] { return returning_ == 0; });
   }
+  // At most kSyncsInFlight batches syncing: while both are, this leader keeps the queue open
+  // and takes whatever arrived by the time one of them is durable.
+  sync_slot_.wait(lock, [this] { return syncing_ < kSyncsInFlight; });
   std::vector<Pending*> batch;
   batch.swap(queue_);
   lock.unlock();
@@ -64,6 +67,7 @@ void SigningLogWriter::lead(std::unique_lock<std::mutex>& lock) {
   // One of the next batch's requesters leads it.
   lock.lock();
   writing_ = false;
+  if (file && ++syncing_ > most_syncing_.load()) most_syncing_.store(syncing_);
   if (!queue_.empty()) queue_.front()->wake.notify_one();
   lock.unlock();
   if (file) {
@@ -75,6 +79,10 @@ void SigningLogWriter::lead(std::unique_lock<std::mutex>& lock) {
   }
   auto finished = Clock::now();
   lock.lock();
+  if (file) {
+    --syncing_;
+    sync_slot_.notify_one();  // only a leader waits for a slot, and there is one at a time
+  }
   last_write_ = std::chrono::duration_cast<std::chrono::microseconds>(finished - started);
   returning_ = batch.size();
   // Notified under the lock: a requester can only return (and its Pending go away) once it

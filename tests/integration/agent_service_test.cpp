@@ -276,6 +276,9 @@ BOOST_FIXTURE_TEST_CASE(group_commit_keeps_every_record_in_one_chain, AgentFixtu
   auto lines = ChainedLog(config.signing_log).read_lines();
   BOOST_TEST(lines.size() == static_cast<std::size_t>(kThreads * kEach));
   BOOST_TEST(!verify_chain(lines).has_value());
+  // Batches overlap their syncs, never more than two at a time (each sync costs CPU).
+  BOOST_TEST(log.most_syncing() >= 1u);
+  BOOST_TEST(log.most_syncing() <= SigningLogWriter::kSyncsInFlight);
 }
 
 // login@brokerkey.org: a consumer PIN must be the peer's own consumer's and right; an empty one
