@@ -73,7 +73,7 @@ void print_settings(const Config& config) {
                                             : printable(config.agent.socket.string()))
             << "\n"
             << "socket group:  "
-            << (config.agent.socket_group.empty() ? std::string("(none: the agent's own group; only its account connects)")
+            << (config.agent.socket_group.empty() ? std::string("(none: the agent's own group; its account and that group's members connect)")
                                                   : printable(config.agent.socket_group))
             << "\n";
 }
@@ -123,7 +123,7 @@ const Command kAgentConfigCommand{
     "                         bytes); its directory must exist, or its parent (the agent then\n"
     "                         creates it, mode 0750). The agent's own --socket overrides it.\n"
     "  --socket-group GROUP   a group of this host that owns the socket (mode 0660): the\n"
-    "                         consumers' group. Without one only the agent's account connects.\n"
+    "                         consumers' group. Without one, the agent's own (primary) group.\n"
     "  --clear-socket, --clear-socket-group\n"
     "                         remove the setting\n\n"
     "brokerkey-agent reads its configuration when it starts: restart it after a change. An\n"

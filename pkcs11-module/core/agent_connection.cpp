@@ -41,6 +41,29 @@ Error with_likely_cause(const AgentConnectionLost& lost) {
   return Error(CKR_DEVICE_REMOVED, lost.what() + std::string(" ") + kUnmappedAccountHint, lost.where());
 }
 
+namespace {
+// What a failed connect most likely means to the consumer who reads it: the agent removes its
+// socket when it stops (ENOENT), a socket nobody listens on was left by an agent or an ssh
+// forwarding that ended (ECONNREFUSED), and the socket and its directory admit the consumers'
+// group only (EACCES, docs/AGENT.md). A runner's socket may be ssh's (docs/CONSUMERS.md
+// section 10), so the hints name both.
+std::string connect_failure_hint(int error) {
+  switch (error) {
+    case ENOENT:
+      return " (is brokerkey-agent running, or the ssh forwarding that carries its socket? the agent removes its "
+             "socket when it stops)";
+    case ECONNREFUSED:
+      return " (nothing listens on it: the agent, or the ssh forwarding that carries its socket, ended and left it "
+             "behind)";
+    case EACCES:
+      return " (this account may not open it: is it in the group the socket is shared with? "
+             "'brokerkey agent-config' on the broker's host shows that group)";
+    default:
+      return "";
+  }
+}
+}  // namespace
+
 AgentConnection::AgentConnection(const fs::path& socket, std::chrono::milliseconds timeout)
     : socket_(socket), timeout_(timeout) {
   sockaddr_un address{};
@@ -79,7 +102,7 @@ AgentConnection::AgentConnection(const fs::path& socket, std::chrono::millisecon
     if (error == EINTR) continue;
     if (error == EAGAIN) throw timed_out();
     fd_.reset();
-    throw agent_unavailable("cannot connect to " + path + ": " + std::strerror(error));
+    throw agent_unavailable("cannot connect to " + path + ": " + std::strerror(error) + connect_failure_hint(error));
   }
 }
 

@@ -92,6 +92,11 @@ grep -q "uid $(id -u "$MALLORY") .*refused: uid $(id -u "$MALLORY") maps to no c
 refused "root is not implicitly a consumer" -- env SSH_AUTH_SOCK="$SOCKET" ssh-add -L
 expect 2 "an account outside the socket group cannot connect" -- as "$OUTSIDER" ssh-add -L
 contains "ermission denied" "the kernel refuses the connection"
+# brokerkey's own clients say the likely cause: the account is not in the socket's group.
+as "$OUTSIDER" "$BROKERKEY" client-config --socket "$SOCKET" > /dev/null 2> "$WORK/outsider.err"
+OUT=$(cat "$WORK/outsider.err")
+contains "cannot connect to $SOCKET: Permission denied (this account may not open it: is it in the group the socket is shared with?" \
+  "a brokerkey client outside the socket group is told why"
 
 # The rate limit: two signatures an hour for carol.
 as "$CAROL" sh -c "ssh-add -L > \$HOME/key.pub; echo a > \$HOME/a; echo b > \$HOME/b; echo c > \$HOME/c"

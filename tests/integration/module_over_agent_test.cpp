@@ -262,7 +262,8 @@ BOOST_FIXTURE_TEST_CASE(agent_gone_under_a_request_is_logged_once_with_its_likel
                            "), and " + socket + kGone;
   BOOST_TEST(log.count(lost) == 1, log.text());
 
-  const std::string missing = "brokerkey-pkcs11: brokerkey-agent: cannot connect to " + socket + ": No such file or directory";
+  const std::string missing = "brokerkey-pkcs11: brokerkey-agent: cannot connect to " + socket + ": No such file or directory (is brokerkey-agent running, or the ssh forwarding that carries its socket? the "
+                              "agent removes its socket when it stops)";
   CK_TOKEN_INFO token{};
   for (int call = 0; call < 3; ++call) {
     BOOST_TEST(module->C_GetSlotList(CK_TRUE, nullptr, &count) == CKR_OK);
@@ -279,7 +280,8 @@ BOOST_FIXTURE_TEST_CASE(agent_gone_under_a_request_is_logged_once_with_its_likel
   for (int call = 0; call < 3; ++call) {
     EXPECT_RV(module->C_GetTokenInfo(0, &token), CKR_TOKEN_NOT_PRESENT);
   }
-  BOOST_TEST(log.count("brokerkey-pkcs11: brokerkey-agent: cannot connect to " + socket + ": Connection refused") == 1,
+  BOOST_TEST(log.count("brokerkey-pkcs11: brokerkey-agent: cannot connect to " + socket + ": Connection refused (nothing listens on it: the agent, or the ssh forwarding that carries "
+                       "its socket, ended and left it behind)") == 1,
              log.text());
   BOOST_TEST(log.lines().size() == 3u, log.text());
 }
